@@ -12,6 +12,7 @@ packages=(
   doctest-dev               # the test framework
   libbenchmark-dev          # Google Benchmark, for bench/
   clang libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes
+  nlohmann-json3-dev        # JSON for safetensors headers and metrics files
   python3 python3-mido      # independent MIDI reader for the CI cross-check
 )
 # shellcheck disable=SC2206

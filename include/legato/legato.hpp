@@ -24,8 +24,11 @@
 
 #include "legato/tensor.hpp"
 #include "legato/autograd.hpp"
-#include "legato/ops/broadcast.hpp"
-#include "legato/ops/elementwise.hpp"
+#include "legato/ops.hpp"
+#include "legato/nn.hpp"
+#include "legato/optim.hpp"
+#include "legato/io.hpp"
+#include "legato/music.hpp"
 #include "legato/util/build_info.hpp"
 #include "legato/util/error.hpp"
 #include "legato/util/random.hpp"

@@ -1,0 +1,2 @@
+#pragma once
+// Modules and layers.

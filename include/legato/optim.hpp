@@ -1,0 +1,2 @@
+#pragma once
+// Optimisers, gradient clipping and learning-rate schedules.

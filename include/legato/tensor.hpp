@@ -75,6 +75,8 @@ inline const char* device_name(Device d) { return d == Device::cpu ? "cpu" : "cu
 struct DeviceAllocator {
   float* (*allocate)(std::size_t count) = nullptr;
   void (*release)(float* data) = nullptr;
+  // Copies count floats between this device and the host (to_device = host -> device).
+  void (*copy)(float* dst, const float* src, std::size_t count, bool to_device) = nullptr;
 };
 
 inline DeviceAllocator& device_allocator(Device device) {
@@ -230,6 +232,21 @@ class Tensor {
     t.impl_ = std::make_shared<TensorImpl>();
     t.impl_->shape = new_shape;
     t.impl_->storage = impl().storage;
+    return t;
+  }
+
+  // A copy on another device (a deep copy even when the device is the same),
+  // with no gradient history. Mixing devices in an op is an error, never an
+  // implicit copy: this is the one place data moves between devices.
+  Tensor to(Device target) const {
+    if (device() == Device::cpu && target == Device::cpu) return clone();
+    const Device remote = target == Device::cpu ? device() : target;
+    auto& allocator = device_allocator(remote);
+    check(allocator.copy != nullptr, "Tensor::to: no copy routine for device '", device_name(remote),
+          "' (legato was built without CUDA, or no GPU is present)");
+    check(device() == Device::cpu || target == Device::cpu, "Tensor::to: device-to-device copies are not supported");
+    Tensor t = empty(shape(), target);
+    allocator.copy(t.data(), data(), static_cast<std::size_t>(numel()), target != Device::cpu);
     return t;
   }
 

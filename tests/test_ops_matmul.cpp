@@ -1,0 +1,111 @@
+// matmul (2-D, batched 3-D, 3-D x 2-D), transpose and linear against the
+// triple-loop references and through the gradient checker.
+#include <doctest/doctest.h>
+
+#include "gradcheck.hpp"
+
+using namespace legato;
+using namespace legato::testing;
+
+namespace {
+struct Pair {
+  Shape a, b;
+};
+// Odd sizes and size-1 dimensions, so a row-major/column-major mix-up or a
+// swapped M/N cannot hide behind a square shape.
+const std::vector<Pair> kPairs = {
+    {{2, 3}, {3, 4}}, {{1, 5}, {5, 1}}, {{4, 1}, {1, 3}}, {{3, 2, 5}, {3, 5, 4}},
+    {{1, 3, 2}, {1, 2, 1}}, {{2, 3, 4}, {4, 5}}, {{3, 1, 2}, {2, 3}},
+};
+}  // namespace
+
+TEST_CASE("matmul: a hand-computed product pins down the row-major layout") {
+  const Tensor a = Tensor::from({2, 3}, {1, 2, 3, 4, 5, 6});
+  const Tensor b = Tensor::from({3, 2}, {7, 8, 9, 10, 11, 12});
+  // [1 2 3; 4 5 6] [7 8; 9 10; 11 12] = [58 64; 139 154]
+  CHECK(matmul(a, b).to_vector() == std::vector<float>{58, 64, 139, 154});
+  CHECK(transpose(a).to_vector() == std::vector<float>{1, 4, 2, 5, 3, 6});
+}
+
+TEST_CASE("matmul matches the reference and passes the gradient checker") {
+  Rng rng(41);
+  for (const Pair& p : kPairs) {
+    CAPTURE(shape_str(p.a));
+    CAPTURE(shape_str(p.b));
+    const Tensor a = random_leaf(p.a, rng), b = random_leaf(p.b, rng);
+    const Tensor got = matmul(a, b), want = matmul_ref(a, b);
+    CHECK_MESSAGE(allclose(got, want, 1e-5f, 1e-5f), describe_mismatches(got, want, 1e-5f, 1e-5f));
+    CHECK_GRADIENTS([](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); }, {a, b});
+  }
+  // Only one side needs a gradient.
+  const Tensor frozen = Tensor::uniform({3, 2}, -1.f, 1.f, rng);
+  CHECK_GRADIENTS([](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); },
+                  {random_leaf({4, 3}, rng), frozen});
+  // Big enough for Eigen's blocked kernels.
+  const Tensor a = Tensor::uniform({4, 67, 130}, -1.f, 1.f, rng), b = Tensor::uniform({4, 130, 45}, -1.f, 1.f, rng);
+  CHECK(allclose(matmul(a, b), matmul_ref(a, b), 1e-4f, 1e-4f));
+  const Tensor w = Tensor::uniform({130, 45}, -1.f, 1.f, rng);
+  CHECK(allclose(matmul(a, w), matmul_ref(a, w), 1e-4f, 1e-4f));
+}
+
+TEST_CASE("matmul names both shapes when they are incompatible") {
+  CHECK_THROWS_WITH_AS(matmul(Tensor::zeros({2, 3}), Tensor::zeros({4, 5})),
+                       "matmul: shapes (2, 3) and (4, 5) are incompatible", Error);
+  CHECK_THROWS_WITH_AS(matmul(Tensor::zeros({2, 3, 4}), Tensor::zeros({3, 4, 5})),
+                       "matmul: shapes (2, 3, 4) and (3, 4, 5) are incompatible", Error);
+  CHECK_THROWS_WITH_AS(matmul(Tensor::zeros({3}), Tensor::zeros({3, 2})),
+                       "matmul: shapes (3,) and (3, 2) are incompatible", Error);
+  CHECK_THROWS_WITH_AS(matmul(Tensor::zeros({2, 3}), Tensor::zeros({2, 3, 4})),
+                       "matmul: shapes (2, 3) and (2, 3, 4) are incompatible", Error);
+  // An empty inner dimension is a valid product: zeros.
+  CHECK(matmul(Tensor::zeros({2, 0}), Tensor::zeros({0, 3})).to_vector() == std::vector<float>(6, 0.f));
+}
+
+TEST_CASE("transpose of any two axes matches the reference and passes the gradient checker") {
+  Rng rng(42);
+  const std::vector<Shape> shapes = {{2, 3}, {2, 1, 3}, {2, 3, 1, 4}};
+  for (const Shape& shape : shapes) {
+    const int rank = static_cast<int>(shape.size());
+    const Tensor x = random_leaf(shape, rng);
+    for (int a0 = -rank; a0 < rank; ++a0)
+      for (int a1 = 0; a1 < rank; ++a1) {
+        CAPTURE(shape_str(shape));
+        CAPTURE(a0);
+        CAPTURE(a1);
+        CHECK(allclose(transpose(x, a0, a1), transpose_ref(x, a0, a1), 0, 0));
+      }
+    CHECK(allclose(transpose(x), transpose_ref(x, -2, -1), 0, 0));
+    CHECK_GRADIENTS([](const std::vector<Tensor>& in) { return transpose(in[0]); }, {x});
+    CHECK_GRADIENTS([](const std::vector<Tensor>& in) { return transpose(in[0], 0, -1); }, {x});
+  }
+  CHECK_THROWS_WITH_AS(transpose(Tensor::zeros({3})), "transpose: needs at least 2 dimensions, got shape (3,)", Error);
+  CHECK_THROWS_WITH_AS(transpose(Tensor::zeros({3, 2}), 0, 2), "transpose: axis 2 is out of range for rank 2", Error);
+}
+
+TEST_CASE("linear matches the reference with and without bias, for inputs of rank 1 to 4") {
+  Rng rng(43);
+  const std::vector<Shape> inputs = {{3}, {4, 3}, {2, 1, 3}, {2, 2, 1, 3}};
+  for (const Shape& shape : inputs) {
+    CAPTURE(shape_str(shape));
+    const Tensor x = random_leaf(shape, rng), w = random_leaf({5, 3}, rng), b = random_leaf({5}, rng);
+    CHECK(allclose(linear(x, w, b), linear_ref(x, w, b), 1e-6f, 1e-5f));
+    CHECK(allclose(linear(x, w), linear_ref(x, w), 1e-6f, 1e-5f));
+    CHECK(linear(x, w).shape().back() == 5);
+    CHECK_GRADIENTS([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); }, {x, w, b});
+    CHECK_GRADIENTS([](const std::vector<Tensor>& in) { return linear(in[0], in[1]); }, {x, w});
+  }
+  // linear is matmul with the weight transposed, plus the bias.
+  const Tensor x = Tensor::uniform({6, 4}, -1.f, 1.f, rng), w = Tensor::uniform({2, 4}, -1.f, 1.f, rng);
+  const Tensor b = Tensor::uniform({2}, -1.f, 1.f, rng);
+  CHECK(allclose(linear(x, w, b), add(matmul(x, transpose(w)), b), 1e-6f, 1e-5f));
+
+  // I = 0: every output is the bias alone.
+  const Tensor only_bias = linear(Tensor::zeros({2, 0}), Tensor::zeros({3, 0}), Tensor::from({1.f, 2.f, 3.f}));
+  CHECK(only_bias.to_vector() == std::vector<float>{1, 2, 3, 1, 2, 3});
+
+  CHECK_THROWS_WITH_AS(linear(Tensor::zeros({4, 3}), Tensor::zeros({5, 2})),
+                       "linear: input (4, 3) and weight (5, 2) are incompatible (expected (..., I) and (O, I))",
+                       Error);
+  CHECK_THROWS_WITH_AS(linear(Tensor::zeros({4, 3}), Tensor::zeros({5, 3}), Tensor::zeros({4})),
+                       "linear: bias (4,) does not match weight (5, 3) (expected (5,))", Error);
+}

@@ -1,0 +1,192 @@
+// Encodings and their decoders: E-TS tokens and vocabulary, the dataset
+// stream, the seed's convert_to_midi quirks, E-2SEQ and E-VAE1.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+
+#include "legato/music.hpp"
+
+using namespace legato;
+using namespace legato::music;
+
+namespace {
+
+Song song_of(std::initializer_list<std::pair<int, Rational>> events) {
+  Song s;
+  for (const auto& [p, d] : events) s.events.push_back({p, d});
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("E-TS: one token per 16th, onset then holds, rests as r, truncation for odd durations") {
+  const Song s = song_of({{55, 1}, {kRest, Rational(1, 2)}, {60, Rational(3, 4)}});
+  CHECK(join_tokens(encode_timeseries(s)) == "55 _ _ _ r _ 60 _ _");
+  // The seed truncates: 1/8 -> 0 steps (the note vanishes), 1/3 -> 1, 3/8 -> 1, 1/6 -> 0.
+  const Song odd = song_of({{60, Rational(1, 8)}, {62, Rational(1, 3)}, {64, Rational(3, 8)}, {65, Rational(1, 6)}});
+  CHECK(join_tokens(encode_timeseries(odd)) == "62 64");
+  CHECK(timeseries_steps(8) == 32);
+  // The Melody overload agrees.
+  CHECK(encode_timeseries(melody_of(s)) == encode_timeseries(s));
+}
+
+TEST_CASE("split_tokens and join_tokens are inverse on single-spaced text") {
+  const std::string line = "60 _ _ r _ 62";
+  CHECK(join_tokens(split_tokens(line)) == line);
+  CHECK(split_tokens("  60\t_\n r  ").size() == 3);
+}
+
+TEST_CASE("decode_timeseries: correct by default, the seed's quirks on request") {
+  const auto tokens = split_tokens("60 _ _ _ 62 _ r _ 64");
+  const Melody right = decode_timeseries(tokens);
+  REQUIRE(right.size() == 4);
+  CHECK(right[0] == MelodyNote{60, 1.0});
+  CHECK(right[1] == MelodyNote{62, 0.5});
+  CHECK(right[2] == MelodyNote{kRest, 0.5});
+  CHECK(right[3] == MelodyNote{64, 0.25});
+
+  // Seed: the final token is never emitted, so the trailing onset 64 is lost.
+  TimeseriesDecodeOptions seed;
+  seed.seed_quirks = true;
+  const Melody quirky = decode_timeseries(tokens, seed);
+  REQUIRE(quirky.size() == 3);
+  CHECK(quirky[2] == MelodyNote{kRest, 0.5});
+
+  // Spec §6.6: the 29-token seed ends on "_" -> the held G is one step short (1.0, not 1.25).
+  const auto primer = split_tokens("60 _ _ _ 60 _ _ _ 67 _ _ _ 67 _ _ _ 69 _ _ _ 69 _ _ _ 67 _ _ _ _");
+  CHECK(primer.size() == 29);
+  CHECK(decode_timeseries(primer).back() == MelodyNote{67, 1.25});
+  CHECK(decode_timeseries(primer, seed).back() == MelodyNote{67, 1.0});
+  CHECK(decode_timeseries(primer, seed).size() == 7);
+
+  // Leading holds: a rest when correct; they lengthen the first event in the seed.
+  CHECK(decode_timeseries(split_tokens("_ _ 60 _"))[0] == MelodyNote{kRest, 0.5});
+  const Melody lead = decode_timeseries(split_tokens("_ _ 60 _ 62 _"), seed);
+  CHECK(lead[0] == MelodyNote{60, 1.0});
+
+  // Decoding stops at the delimiter; bad tokens are errors that name them.
+  CHECK(decode_timeseries(split_tokens("60 _ / 62")).size() == 1);
+  CHECK_THROWS_WITH_AS(decode_timeseries(split_tokens("60 x")),
+                       "decode_timeseries: token 'x' at position 1 is not a MIDI number 0..127, 'r', '_' or '/'",
+                       Error);
+  CHECK_THROWS_AS(decode_timeseries(split_tokens("128")), Error);
+
+  // Round trip: encode(decode(tokens)) == tokens when the stream starts with an onset.
+  const auto stream = split_tokens("55 _ _ r 57 _ _ _ _ _ 59 60 _");
+  CHECK(encode_timeseries(decode_timeseries(stream)) == stream);
+}
+
+TEST_CASE("Vocabulary: deterministic order, save and load, the dataset stream") {
+  const std::vector<std::vector<std::string>> songs = {split_tokens("67 _ r 60 _"), split_tokens("72 _ 55")};
+  const auto stream = build_dataset(songs);
+  CHECK(stream.size() == 5 + 64 + 3 + 64);
+  CHECK(stream[5] == "/");
+  CHECK(stream.back() == "/");
+  const Vocabulary v = Vocabulary::from_tokens(stream);
+  CHECK(v.to_string() == "/ _ r 55 60 67 72");
+  CHECK(v.id("/") == 0);
+  CHECK(v.delimiter_id() == 0);
+  CHECK(v.id("_") == 1);
+  CHECK(v.id("r") == 2);
+  CHECK(v.id("55") == 3);
+  CHECK(v.token(6) == "72");
+  CHECK(Vocabulary::from_songs(songs) == v);
+  CHECK(Vocabulary::parse(v.to_string()) == v);
+  CHECK(v.decode(v.encode(stream)) == stream);
+  CHECK(build_dataset_ids(v, songs).size() == stream.size());
+  CHECK_THROWS_WITH_AS(v.id("61"), "Vocabulary: unknown token '61' (vocabulary of 7 tokens)", Error);
+  CHECK_THROWS_AS(v.token(7), Error);
+  CHECK_THROWS_AS(Vocabulary::parse("/ _ _"), Error);
+  CHECK_THROWS_AS(Vocabulary::parse("/ x"), Error);
+  CHECK_THROWS_AS(Vocabulary::parse(""), Error);
+  // Any order can be loaded (the seed's mapping.json): ids follow the list.
+  const Vocabulary seed = Vocabulary::from_ordered({"64", "r", "/", "_"});
+  CHECK(seed.id("/") == 2);
+  CHECK(seed.to_string() == "64 r / _");
+  // Vocabulary without rests: "r" absent, "/" always present.
+  CHECK(Vocabulary::from_tokens({"60", "_"}).to_string() == "/ _ 60");
+}
+
+TEST_CASE("E-2SEQ: rests as 99, padding (99, 4.0), indices, normalisation, decoders") {
+  const Song s = song_of({{60, Rational(1, 2)}, {kRest, 1}, {98, Rational(3, 2)}, {50, Rational(1, 3)}});
+  const TwoSeq seq = encode_twoseq(s);
+  REQUIRE(seq.notes.size() == 100);
+  REQUIRE(seq.durations.size() == 100);
+  CHECK(seq.events == 4);
+  CHECK(seq.notes[0] == 60);
+  CHECK(seq.notes[1] == 99);
+  CHECK(seq.notes[4] == 99);
+  CHECK(seq.durations[4] == 4.0);
+  const auto idx = twoseq_duration_indices(seq);
+  CHECK(idx[0] == 1);
+  CHECK(idx[2] == 4);
+  CHECK(idx[3] == 8);  // 1/3 is not in T
+  CHECK(idx[99] == 7);
+  const TwoSeqNormalised x = normalise_twoseq(seq);
+  CHECK(x.notes[0] == doctest::Approx(10.0 / 49));
+  CHECK(x.notes[1] == 1.f);
+  CHECK(x.notes[3] == 0.f);
+  CHECK(x.durations[2] == doctest::Approx(4.0 / 7));
+  // Truncation to 100 events.
+  Song long_song;
+  for (int i = 0; i < 130; ++i) long_song.events.push_back({60 + i % 12, 1});
+  CHECK(encode_twoseq(long_song).notes.size() == 100);
+  CHECK(encode_twoseq(long_song).events == 130);
+  CHECK(encode_twoseq(s, 3).notes.size() == 3);
+  // A pitch of 99 cannot be told from a rest.
+  CHECK_THROWS_AS(encode_twoseq(song_of({{99, 1}})), Error);
+
+  // Decoders.
+  const Melody m = decode_twoseq(seq.notes, seq.durations, seq.events);
+  REQUIRE(m.size() == 4);
+  CHECK(m[1] == MelodyNote{kRest, 1.0});
+  CHECK(twoseq_duration_of_index(3) == 1.0);
+  CHECK(twoseq_duration_of_index(8) == 8.0);
+  CHECK(twoseq_duration_of_index(-1) == 8.0);
+}
+
+TEST_CASE("E-2SEQ GAN and VAE decoders differ only in rounding") {
+  const Melody gan = decode_twoseq_normalised({0.338f, 0.999f}, {0.593f, -0.2f}, Rounding::truncate);
+  REQUIRE(gan.size() == 2);
+  CHECK(gan[0].pitch == 66);
+  CHECK(gan[0].quarters == 1.5);           // int(0.593 * 7) = int(4.15) = 4 -> 1.5
+  CHECK(gan[1].pitch == 98);               // int(98.95) = 98: tanh never reaches the rest code
+  CHECK(gan[1].quarters == 8.0);           // int(-1.4) = -1 -> outside T -> 8.0
+  const Melody vae = decode_twoseq_normalised({0.338f, 0.999f}, {0.593f, 0.95f}, Rounding::nearest);
+  CHECK(vae[0].pitch == 67);               // round(66.56) = 67
+  CHECK(vae[1].pitch == kRest);            // round(98.95) = 99 -> rest
+  CHECK(vae[1].quarters == 4.0);           // round(6.65) = 7 -> 4.0
+  // Python's round is half to even: 0.5 * 49 + 50 = 74.5 -> 74, 0.5 * 7 = 3.5 -> 4 (1.5 quarters).
+  const Melody half = decode_twoseq_normalised({0.5f}, {0.5f}, Rounding::nearest);
+  CHECK(half[0] == MelodyNote{74, 1.5});
+}
+
+TEST_CASE("E-VAE1: numeric steps, length 128, /100, and the seed's decoder") {
+  const Song s = song_of({{60, Rational(1, 2)}, {kRest, Rational(3, 4)}, {67, Rational(1, 4)}});
+  const std::vector<int> v = encode_vae1_values(s);
+  REQUIRE(v.size() == 128);
+  CHECK(std::vector<int>(v.begin(), v.begin() + 7) == std::vector<int>{60, 1, 0, 1, 1, 67, 0});
+  const std::vector<float> x = encode_vae1(s);
+  CHECK(x[0] == doctest::Approx(0.60));
+  CHECK(x[1] == doctest::Approx(0.01));
+  CHECK(x[127] == 0.f);
+  // Decoding: holds extend, the padding zeros merge into one rest.
+  const Melody m = decode_vae1(x);
+  REQUIRE(m.size() == 4);
+  CHECK(m[0] == MelodyNote{60, 0.5});
+  CHECK(m[1] == MelodyNote{kRest, 0.75});
+  CHECK(m[2] == MelodyNote{67, 0.25});
+  CHECK(m[3] == MelodyNote{kRest, 0.25 * (128 - 6)});
+  // The seed drops the later of two rests, losing its duration.
+  Vae1DecodeOptions seed;
+  seed.seed_quirks = true;
+  CHECK(decode_vae1(x, seed)[3] == MelodyNote{kRest, 0.25});
+  // Every MIDI number survives float(k / 100) * 100.
+  for (int k = 2; k < 128; ++k) CHECK(decode_vae1({float(k) / 100.f})[0].pitch == k);
+  // Longer songs are cut at 128 steps.
+  Song long_song;
+  for (int i = 0; i < 50; ++i) long_song.events.push_back({60, 1});
+  CHECK(encode_vae1_values(long_song).size() == 128);
+  CHECK(encode_vae1_values(long_song)[124] == 60);
+}

@@ -1,0 +1,161 @@
+// **kern writer and melodies: recips and spellings, the round trip
+// read -> write -> read on every shipped and ESAC file, and generated
+// melodies written to .mid and .krn with one call each.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "legato/music.hpp"
+
+using namespace legato;
+using namespace legato::music;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Everything the reader fills, except warnings (the writer does not reproduce control bytes).
+void check_same_song(const Song& a, const Song& b) {
+  CHECK(a.title == b.title);
+  CHECK(a.references == b.references);
+  CHECK(a.comments == b.comments);
+  CHECK(a.events == b.events);
+  CHECK(a.barlines == b.barlines);
+  CHECK(a.meters == b.meters);
+  CHECK(a.key_signatures == b.key_signatures);
+  CHECK(a.keys == b.keys);
+}
+
+void round_trip_folder(const fs::path& dir, std::size_t& count) {
+  CorpusOptions raw;
+  raw.filter_durations = false;
+  raw.filter_empty = false;
+  raw.transpose = false;
+  for (const CorpusSong& s : load_corpus(dir, raw).songs) {
+    INFO(s.file_name);
+    check_same_song(s.song, parse_kern(kern_text(s.song), s.file_name));
+    // Transposed songs (regenerated key tokens, spelled pitches) survive too.
+    const Song t = transpose_to_c(s.song).song;
+    check_same_song(t, parse_kern(kern_text(t), s.file_name));
+    ++count;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("kern recips: plain, dotted, tuplets, breve; rational form for the rest") {
+  CHECK(*kern_recip(1) == "4");
+  CHECK(*kern_recip(Rational(3, 4)) == "8.");
+  CHECK(*kern_recip(Rational(7, 4)) == "4..");
+  CHECK(*kern_recip(Rational(1, 3)) == "12");
+  CHECK(*kern_recip(Rational(1, 6)) == "24");
+  CHECK(*kern_recip(Rational(3, 8)) == "16.");
+  CHECK(*kern_recip(4) == "1");
+  CHECK(*kern_recip(6) == "1.");
+  CHECK(*kern_recip(8) == "0");
+  CHECK(*kern_recip(12) == "0.");
+  CHECK_FALSE(kern_recip(Rational(5, 4)).has_value());
+  CHECK(kern_duration(Rational(5, 4)) == "16%5");
+  CHECK(parse_kern("**kern\n16%5c\n*-\n").events[0].duration == Rational(5, 4));
+  CHECK_THROWS_AS(kern_duration(0), Error);
+}
+
+TEST_CASE("kern pitch spelling follows the key signature") {
+  CHECK(kern_pitch(60) == "c");
+  CHECK(kern_pitch(72) == "cc");
+  CHECK(kern_pitch(48) == "C");
+  CHECK(kern_pitch(36) == "CC");
+  CHECK(kern_pitch(59) == "B");
+  CHECK(kern_pitch(61) == "c#");
+  CHECK(kern_pitch(70) == "b-");
+  CHECK(kern_pitch(63, 0) == "e-");
+  CHECK(kern_pitch(63, 2) == "d#");
+  CHECK(kern_pitch(61, -3) == "d-");
+  CHECK_THROWS_AS(kern_pitch(128), Error);
+  // Every MIDI number reads back as itself in every kind of key.
+  for (int fifths : {-3, 0, 4})
+    for (int m = 0; m < 128; ++m) {
+      const std::string text = "**kern\n4" + kern_pitch(m, fifths) + "\n*-\n";
+      CHECK(parse_kern(text).events[0].pitch == m);
+    }
+}
+
+TEST_CASE("round trip read -> write -> read on the shipped data/ sample") {
+  std::size_t count = 0;
+  round_trip_folder(fs::path(LEGATO_SOURCE_DIR) / "data", count);
+  CHECK(count >= 20);
+}
+
+TEST_CASE("round trip on all ESAC files, including the filtered ones" *
+          doctest::skip(!fs::is_directory(fs::path(LEGATO_SOURCE_DIR) / ".." / "shared" / "data" / "esac"))) {
+  std::size_t count = 0;
+  round_trip_folder(fs::path(LEGATO_SOURCE_DIR) / ".." / "shared" / "data" / "esac", count);
+  CHECK(count == 1223 + 1700 + 14);
+}
+
+TEST_CASE("song_from_melody: bars, ties across barlines, tied standard values, title, key, meter") {
+  // 3/4: a 1.25-quarter note, then a note that crosses the barline, then a rest.
+  MelodyInfo info;
+  info.title = "generated";
+  info.meter = Meter::regular_meter(3, 4);
+  info.key = Key{9, Mode::minor};
+  const Melody m = {{69, 1.25}, {71, 2.5}, {kRest, 1.0}, {72, 0.25}};
+  const Song s = song_from_melody(m, info);
+  // 1.25 -> 1 + 1/4 tied; 2.5 -> 1.75 (to the barline: dotted-dotted quarter) + 0.75 tied.
+  REQUIRE(s.events.size() == 6);
+  CHECK(s.events[0] == Event{69, 1, false, true});
+  CHECK(s.events[1] == Event{69, Rational(1, 4), true, false});
+  CHECK(s.events[2] == Event{71, Rational(7, 4), false, true});
+  CHECK(s.events[3] == Event{71, Rational(3, 4), true, false});
+  CHECK(s.events[4] == Event{kRest, 1});
+  CHECK(s.events[5] == Event{72, Rational(1, 4)});
+  REQUIRE(s.barlines.size() == 3);
+  CHECK(s.barlines[1].at == 3);
+  CHECK(s.barlines[1].number == 2);
+  CHECK(s.barlines[2].final);
+  CHECK(s.header_key()->token == "*a:");
+  CHECK(s.header_meter()->token == "*M3/4");
+  CHECK(s.title == "generated");
+  // The kern text reads back to the same song; the MIDI reader merges the ties back.
+  check_same_song(s, parse_kern(kern_text(s)));
+  const Song heard = song_from_midi(parse_midi(midi_bytes(s)));
+  REQUIRE(heard.events.size() == 4);
+  CHECK(heard.events[0] == Event{69, Rational(5, 4)});
+  CHECK(heard.events[1] == Event{71, Rational(5, 2)});
+  CHECK(heard.events[2] == Event{kRest, 1});
+  // Bad melodies are refused with the note index.
+  CHECK_THROWS_WITH_AS(song_from_melody({{60, 1.0}, {130, 1.0}}), doctest::Contains("note 1 has pitch 130"), Error);
+  CHECK_THROWS_AS(song_from_melody({{60, -1.0}}), Error);
+  CHECK_THROWS_AS(song_from_melody({{60, std::nan("")}}), Error);
+}
+
+TEST_CASE("notated_pieces spells any duration as standard values") {
+  CHECK(notated_pieces(Rational(5, 4)) == std::vector<Rational>{1, Rational(1, 4)});
+  CHECK(notated_pieces(Rational(3, 4)) == std::vector<Rational>{Rational(3, 4)});
+  CHECK(notated_pieces(Rational(17, 4)) == std::vector<Rational>{4, Rational(1, 4)});
+  for (int steps = 1; steps <= 64; ++steps) {
+    Rational sum;
+    for (const Rational& p : notated_pieces(Rational(steps, 4))) {
+      CHECK(kern_recip(p).has_value());
+      sum += p;
+    }
+    CHECK(sum == Rational(steps, 4));
+  }
+}
+
+TEST_CASE("a generated melody is written to .mid and .krn with one call each") {
+  const fs::path dir = fs::temp_directory_path() / "legato_test_music_writer";
+  fs::create_directories(dir);
+  // What an LSTM sample looks like after decode_timeseries.
+  const Melody tune = decode_timeseries(split_tokens("60 _ _ _ 62 _ 64 _ _ _ _ _ r _ 67 _ _ _ _ _ _ _ _ _ _ r"));
+  write_melody_midi(dir / "sample.mid", tune);
+  write_melody_kern(dir / "sample.krn", tune);
+  const Song from_midi = read_midi_song(dir / "sample.mid");
+  const Song from_kern = read_kern_file(dir / "sample.krn");
+  CHECK(melody_of(from_midi) == tune);
+  CHECK(from_kern.total_duration() == Rational(26, 4));
+  CHECK(melody_of(from_kern, true) == tune);
+  CHECK(from_kern.events.size() == tune.size() + 2);  // the last G crosses a barline and needs a tied 2 + 1/4
+  CHECK(from_kern.title == "legato melody");
+  fs::remove_all(dir);
+}

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The CUDA device check: build legato with LEGATO_CUDA=ON on the GPU machine,
+# run the CUDA tests, time our LSTM layer (persistent and per-step engines)
+# and PyTorch's nn.LSTM on cuDNN at the same shapes, and print one table
+# with the ratios. Made to run as ONE call of at most 8 minutes on an H100 or
+# H200 machine that has nvcc, CMake and PyTorch (see docs/cuda.md).
+#
+# Usage (from the repository root):
+#   bench/device_check.sh                     on the GPU machine
+#   bench/device_check.sh --prepare-deps DIR  on a machine that has Eigen,
+#                                             doctest and nlohmann-json: copies
+#                                             their headers and CMake files to
+#                                             DIR (about 11 MiB) for a GPU
+#                                             machine that lacks them
+#
+# Environment:
+#   LEGATO_DEPS_DIR   a folder made by --prepare-deps (default: build/deps when
+#                     it exists); it goes on CMAKE_PREFIX_PATH and the include path
+#   LEGATO_BUILD_DIR  build folder (default build/cuda-device)
+#   LEGATO_JOBS       parallel build jobs (default: nproc)
+#   OUT               if set, the table and the logs are also written there
+#   SHAPES            BxTxIxH list (default: the seed's shape 64x64x45x256, then
+#                     B=256, then H=512 and H=1024)
+#
+# Exit status: 0 when the build and every CUDA test passed (the timings are
+# reported either way), 1 otherwise.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+prepare_deps() {
+  local dir=$1
+  mkdir -p "$dir/include" "$dir/share/eigen3/cmake" "$dir/lib/cmake/doctest"
+  cp -r /usr/include/eigen3 "$dir/include/"
+  cp /usr/share/eigen3/cmake/Eigen3Config*.cmake /usr/share/eigen3/cmake/Eigen3Targets.cmake "$dir/share/eigen3/cmake/"
+  cp -r /usr/include/doctest "$dir/include/"
+  [ -d /usr/include/nlohmann ] && cp -r /usr/include/nlohmann "$dir/include/"
+  # Debian's doctestTargets.cmake hard-codes /usr; write a relocatable one.
+  cat >"$dir/lib/cmake/doctest/doctestConfig.cmake" <<'EOF'
+# Minimal, relocatable doctest package (written by bench/device_check.sh --prepare-deps).
+get_filename_component(_doctest_prefix "${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE)
+if(NOT TARGET doctest::doctest)
+  add_library(doctest::doctest INTERFACE IMPORTED)
+  set_target_properties(doctest::doctest PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_doctest_prefix}/include")
+endif()
+set(doctest_FOUND TRUE)
+EOF
+  du -sh "$dir"
+}
+
+if [ "${1:-}" = "--prepare-deps" ]; then
+  [ -n "${2:-}" ] || { echo "usage: $0 --prepare-deps DIR" >&2; exit 2; }
+  prepare_deps "$2"
+  exit 0
+fi
+
+build=${LEGATO_BUILD_DIR:-build/cuda-device}
+jobs=${LEGATO_JOBS:-$(nproc)}
+shapes=${SHAPES:-64x64x45x256,256x64x45x256,64x64x45x512,64x64x45x1024}
+deps=${LEGATO_DEPS_DIR:-}
+[ -z "$deps" ] && [ -d build/deps ] && deps=build/deps
+logs=${OUT:-$build}/device_check
+mkdir -p "$logs"
+status=0
+section() { echo; echo "==== $* ===="; }
+
+section "machine"
+date -u +"%Y-%m-%d %H:%M UTC"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi: not found"
+nvcc --version | tail -n 2
+cmake --version | head -n 1
+python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version())" \
+  || echo "python3: no torch"
+
+section "configure and build ($build, $jobs jobs)"
+cmake_args=(-DCMAKE_BUILD_TYPE=Release -DLEGATO_CUDA=ON -DLEGATO_BUILD_BENCH=OFF -DLEGATO_BUILD_EXAMPLES=OFF
+            -DLEGATO_WERROR=OFF)
+if [ -n "$deps" ]; then
+  deps=$(cd "$deps" && pwd)
+  echo "dependencies from $deps"
+  cmake_args+=(-DCMAKE_PREFIX_PATH="$deps" -DCMAKE_CXX_FLAGS="-isystem $deps/include")
+fi
+tests=()
+for f in tests/test_cuda_*.cpp; do tests+=("$(basename "$f" .cpp)"); done
+start=$(date +%s)
+if cmake -S . -B "$build" "${cmake_args[@]}" >"$logs/configure.log" 2>&1 &&
+   cmake --build "$build" -j"$jobs" --target legato_cuda cuda_lstm_bench "${tests[@]}" >"$logs/build.log" 2>&1; then
+  echo "built in $(( $(date +%s) - start )) s"
+else
+  echo "BUILD FAILED after $(( $(date +%s) - start )) s; last lines:"
+  tail -n 40 "$logs/configure.log" "$logs/build.log" 2>/dev/null
+  exit 1
+fi
+
+section "CUDA tests"
+for t in "${tests[@]}"; do
+  if timeout 120 "$build/tests/$t" >"$logs/$t.log" 2>&1; then
+    echo "PASS $t ($(grep -E '^\[doctest\] assertions' "$logs/$t.log" | sed 's/\[doctest\] //'))"
+  else
+    echo "FAIL $t"
+    grep -E "ERROR|CHECK|MESSAGE|with expansion|mismatch" "$logs/$t.log" | head -n 30
+    status=1
+  fi
+  grep -q "skipped: no CUDA device" "$logs/$t.log" && { echo "  ... but it was SKIPPED: no CUDA device"; status=1; }
+done
+
+section "LSTM benchmark: legato"
+timeout 180 "$build/kernels/cuda_lstm_bench" --shapes "$shapes" --algos persistent,per_step | tee "$logs/legato.txt" ||
+  { echo "cuda_lstm_bench failed"; status=1; }
+
+section "LSTM benchmark: PyTorch nn.LSTM on cuDNN"
+timeout 180 python3 bench/cudnn_lstm.py --shapes "$shapes" | tee "$logs/cudnn.txt" ||
+  { echo "cudnn_lstm.py failed"; status=1; }
+
+section "table (milliseconds per call; ratio = cuDNN time / legato time, > 1 means legato is faster)"
+python3 - "$logs/legato.txt" "$logs/cudnn.txt" <<'EOF' | tee "$logs/table.txt"
+import re, sys
+
+def read(path, kind):
+    rows = {}
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return rows
+    for line in lines:
+        if not line.startswith(kind + " ") or "unsupported" in line:
+            continue
+        fields = dict(re.findall(r"(\w+)=([^\s]+)", line))
+        shape = tuple(int(fields[k]) for k in ("B", "T", "I", "H"))
+        variant = fields.get("algo") or ("tf32" if fields.get("tf32") == "1" else "fp32")
+        rows[(shape, variant)] = (float(fields["fwd_ms"]), float(fields["fwdbwd_ms"]))
+    return rows
+
+ours, theirs = read(sys.argv[1], "legato"), read(sys.argv[2], "cudnn")
+shapes = sorted({s for s, _ in ours} | {s for s, _ in theirs}, key=lambda s: (s[3], s[0]))
+def cell(rows, key, i):
+    return f"{rows[key][i]:.3f}" if key in rows else "-"
+header = ("B", "T", "I", "H", "timed", "persistent", "per_step", "cuDNN fp32", "cuDNN tf32", "best legato",
+          "vs fp32", "vs tf32")
+print("| " + " | ".join(header) + " |")
+print("|" + "---|" * len(header))
+for s in shapes:
+    for i, name in ((0, "fwd"), (1, "fwd+bwd")):
+        mine = [ours[k][i] for k in ((s, "persistent"), (s, "per_step")) if k in ours]
+        best = min(mine) if mine else None
+        row = [*map(str, s), name, cell(ours, (s, "persistent"), i), cell(ours, (s, "per_step"), i),
+               cell(theirs, (s, "fp32"), i), cell(theirs, (s, "tf32"), i),
+               f"{best:.3f}" if best else "-",
+               f"{theirs[(s, 'fp32')][i] / best:.2f}x" if best and (s, "fp32") in theirs else "-",
+               f"{theirs[(s, 'tf32')][i] / best:.2f}x" if best and (s, "tf32") in theirs else "-"]
+        print("| " + " | ".join(row) + " |")
+EOF
+
+section "result"
+if [ "$status" = 0 ]; then echo "device check: build and all CUDA tests PASSED"; else echo "device check: FAILED (see above)"; fi
+exit "$status"

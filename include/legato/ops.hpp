@@ -8,3 +8,8 @@
 #include "legato/ops/matmul.hpp"
 #include "legato/ops/softmax.hpp"
 #include "legato/ops/loss.hpp"
+#include "legato/ops/batchnorm.hpp"
+#include "legato/ops/conv.hpp"
+#include "legato/ops/dropout.hpp"
+#include "legato/ops/lstm.hpp"
+#include "legato/ops/lstm_infer.hpp"

@@ -1,0 +1,230 @@
+#pragma once
+// Incremental LSTM inference: one step at a time, no autograd, O(1) per token.
+// Generation carries the state (h, c) from token to token instead of
+// re-running a window of 64 steps for every new token (the seed's method).
+//
+//   LstmInferLayer layer(w_ih, w_hh, b_ih, b_hh);   // a snapshot of the weights
+//   std::vector<float> h(H), c(H);                  // zeros = the start state
+//   layer.step_ids(&token, 1, h.data(), c.data());  // h, c now after `token`
+//   head.logits(h.data(), logits.data());           // Linear head, B = 1
+//   token = sample_logits(logits.data(), V, 0.7f, rng);
+//
+// The step computes exactly the forward of ops/lstm.hpp for one time step:
+//   z = W_ih x + b_ih + b_hh + W_hh h    (4H), gates i, f, g, o
+//   c = σ(f)·c + σ(i)·tanh(g),  h = σ(o)·tanh(c)
+// with the token-id input as a row lookup in a table (V, 4H) = W_ihᵀ + b_ih + b_hh.
+
+#include <Eigen/Core>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "legato/ops/lstm_kernels.hpp"
+#include "legato/tensor.hpp"
+#include "legato/util/random.hpp"
+
+namespace legato {
+
+class LstmInferLayer {
+ public:
+  // w_ih (4H, I), w_hh (4H, H), b_ih, b_hh (4H). The weights are copied: build
+  // the layer after training or loading, and rebuild it if they change.
+  LstmInferLayer(const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
+    check(w_hh.defined() && w_hh.dim() == 2 && w_hh.size(1) > 0 && w_hh.size(0) == 4 * w_hh.size(1),
+          "LstmInferLayer: w_hh of shape ", w_hh.defined() ? shape_str(w_hh.shape()) : "undefined", " is not (4H, H)");
+    H_ = w_hh.size(1);
+    const std::int64_t G = 4 * H_;
+    check(w_ih.defined() && w_ih.dim() == 2 && w_ih.size(0) == G, "LstmInferLayer: w_ih of shape ",
+          w_ih.defined() ? shape_str(w_ih.shape()) : "undefined", " does not match w_hh of shape ",
+          shape_str(w_hh.shape()), "; expected (", G, ", I)");
+    for (const Tensor* b : {&b_ih, &b_hh})
+      check(b->defined() && b->shape() == Shape{G}, "LstmInferLayer: bias of shape ",
+            b->defined() ? shape_str(b->shape()) : "undefined", " does not match w_hh of shape ",
+            shape_str(w_hh.shape()), "; expected (", G, ",)");
+    I_ = w_ih.size(1);
+    w_ih_.assign(w_ih.data(), w_ih.data() + G * I_);
+    w_hh_.assign(w_hh.data(), w_hh.data() + G * H_);
+    bias_.resize(static_cast<std::size_t>(G));
+    table_.resize(static_cast<std::size_t>(I_ * G));  // (I, 4H): for token ids, I = V
+    for (std::int64_t k = 0; k < G; ++k) bias_[std::size_t(k)] = b_ih.data()[k] + b_hh.data()[k];
+    for (std::int64_t v = 0; v < I_; ++v)
+      for (std::int64_t k = 0; k < G; ++k) table_[std::size_t(v * G + k)] = w_ih.data()[k * I_ + v] + bias_[std::size_t(k)];
+    z_.resize(static_cast<std::size_t>(G));
+    h_next_.resize(static_cast<std::size_t>(H_));
+#if LEGATO_LSTM_FAST_ENGINE
+    if (lstm_kernels::fast_engine_supports(H_)) {
+      // The training engine's panels (16 units × 4 gates), then interleaved by
+      // groups of four: for each k, the 4 × 64 floats of a group are adjacent,
+      // so the matrix-vector loop reads one contiguous 1 KB stream per k.
+      std::vector<float> panels(static_cast<std::size_t>(G * H_));
+      for (std::int64_t p = 0; p < H_ / 16; ++p)
+        lstm_kernels::avx512::pack_forward_panel(w_hh.data(), H_, p, panels.data() + p * H_ * 64);
+      packed_.resize(static_cast<std::size_t>(G * H_));
+      for (std::int64_t p0 = 0; p0 < H_ / 16; p0 += 4) {
+        const std::int64_t count = std::min<std::int64_t>(4, H_ / 16 - p0);
+        for (std::int64_t k = 0; k < H_; ++k)
+          for (std::int64_t q = 0; q < count; ++q)
+            std::copy_n(panels.data() + (p0 + q) * H_ * 64 + k * 64, 64,
+                        packed_.data() + p0 * H_ * 64 + k * 64 * count + q * 64);
+      }
+    }
+#endif
+  }
+
+  std::int64_t input_size() const { return I_; }
+  std::int64_t hidden_size() const { return H_; }
+
+  // One step for B rows with token ids (B) in [0, I): h, c (B, H) in place.
+  void step_ids(const std::int32_t* ids, std::int64_t B, float* h, float* c) {
+    for (std::int64_t b = 0; b < B; ++b) {
+      check(ids[b] >= 0 && ids[b] < I_, "LstmInferLayer::step_ids: token id ", ids[b], " at row ", b,
+            " is outside [0, ", I_, ")");
+      step_row(table_.data() + std::int64_t(ids[b]) * 4 * H_, nullptr, h + b * H_, c + b * H_);
+    }
+  }
+
+  // One step for B rows with dense input x (B, I): h, c (B, H) in place.
+  void step(const float* x, std::int64_t B, float* h, float* c) {
+    for (std::int64_t b = 0; b < B; ++b) step_row(bias_.data(), x + b * I_, h + b * H_, c + b * H_);
+  }
+
+ private:
+  using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+  // z (4H) = base + W_ih x (if x) + W_hh h, then the gate math; h, c in place.
+  void step_row(const float* base, const float* x, float* h, float* c) {
+    const std::int64_t H = H_, G = 4 * H_;
+    const float* in = base;  // (4H): everything but W_hh h
+    if (x) {
+      Eigen::Map<Eigen::VectorXf> z(z_.data(), G);
+      z = Eigen::Map<const Eigen::VectorXf>(base, G);
+      z.noalias() += Eigen::Map<const RowMatrix>(w_ih_.data(), G, I_) * Eigen::Map<const Eigen::VectorXf>(x, I_);
+      in = z_.data();
+    }
+#if LEGATO_LSTM_FAST_ENGINE
+    if (!packed_.empty()) return step_row_avx512(in, h, c);
+#endif
+    // Portable: z = in + W_hh h as an Eigen matrix-vector product, then the gates.
+    std::vector<float> z(in, in + G);
+    Eigen::Map<Eigen::VectorXf>(z.data(), G).noalias() +=
+        Eigen::Map<const RowMatrix>(w_hh_.data(), G, H) * Eigen::Map<const Eigen::VectorXf>(h, H);
+    for (std::int64_t j = 0; j < H; ++j) {
+      const float i = lstm_kernels::sigmoid(z[std::size_t(j)]), f = lstm_kernels::sigmoid(z[std::size_t(H + j)]);
+      const float g = lstm_kernels::tanh(z[std::size_t(2 * H + j)]), o = lstm_kernels::sigmoid(z[std::size_t(3 * H + j)]);
+      c[j] = f * c[j] + i * g;
+      h[j] = o * lstm_kernels::tanh(c[j]);
+    }
+  }
+
+#if LEGATO_LSTM_FAST_ENGINE
+  // W_hh h over the packed panels, four panels (16 accumulators, enough
+  // independent FMA chains to keep the unit busy) at a time, each followed by
+  // the gate math of its 16 units. Threads split the panels, always the same
+  // way, so that each core keeps its share of W_hh in its own L2 from token to
+  // token (at H = 256 one core's L2 cannot hold all of W_hh and the other
+  // data). h is read whole before any of it changes: the new h goes to a
+  // scratch row first.
+  void step_row_avx512(const float* in, float* h, float* c) {
+    const std::int64_t panels = H_ / 16;
+#pragma omp parallel if (panels >= 8)
+    {
+      std::int64_t p_begin, p_end;
+      lstm_kernels::avx512::split(panels, lstm_kernels::avx512::thread_id(), lstm_kernels::avx512::thread_count(),
+                                  p_begin, p_end);
+      gate_panels(in, h, c, p_begin, p_end);
+    }
+    std::copy(h_next_.begin(), h_next_.end(), h);
+  }
+
+  void gate_panels(const float* in, const float* h, float* c, std::int64_t p_begin, std::int64_t p_end) {
+    using namespace lstm_kernels::avx512;
+    const std::int64_t H = H_;
+    // Groups of four panels start at multiples of 4 (the packing's groups); a
+    // thread's range may start or end inside one, so it takes the panels of
+    // each group that fall in [p_begin, p_end).
+    for (std::int64_t g0 = p_begin / 4 * 4; g0 < p_end; g0 += 4) {
+      const std::int64_t group = std::min<std::int64_t>(4, H / 16 - g0);  // panels in the packed group
+      const std::int64_t p0 = std::max(g0, p_begin);
+      const int count = static_cast<int>(std::min(g0 + group, p_end) - p0);
+      const float* base = packed_.data() + g0 * H * 64 + (p0 - g0) * 64;
+      __m512 acc[4][4];
+      for (int q = 0; q < 4; ++q)
+        for (int v = 0; v < 4; ++v) acc[q][v] = _mm512_setzero_ps();
+      for (std::int64_t k = 0; k < H; ++k) {
+        const __m512 hk = _mm512_set1_ps(h[k]);
+        const float* w = base + k * 64 * group;
+        for (int q = 0; q < count; ++q)
+          for (int v = 0; v < 4; ++v) acc[q][v] = _mm512_fmadd_ps(hk, load(w + 64 * q + 16 * v), acc[q][v]);
+      }
+      for (int q = 0; q < count; ++q) {
+        const std::int64_t j = 16 * (p0 + q);
+        const __m512 i = sigmoid16(_mm512_add_ps(acc[q][0], load(in + j)));
+        const __m512 f = sigmoid16(_mm512_add_ps(acc[q][1], load(in + H + j)));
+        const __m512 g = tanh16(_mm512_add_ps(acc[q][2], load(in + 2 * H + j)));
+        const __m512 o = sigmoid16(_mm512_add_ps(acc[q][3], load(in + 3 * H + j)));
+        const __m512 cell = _mm512_fmadd_ps(f, load(c + j), _mm512_mul_ps(i, g));
+        store(c + j, cell);
+        store(h_next_.data() + j, _mm512_mul_ps(o, tanh16(cell)));
+      }
+    }
+  }
+#endif
+
+  std::int64_t I_ = 0, H_ = 0;
+  std::vector<float> w_ih_, w_hh_;  // (4H, I), (4H, H)
+  std::vector<float> bias_;         // (4H) = b_ih + b_hh
+  std::vector<float> table_;        // (I, 4H) = W_ihᵀ + b_ih + b_hh
+  std::vector<float> z_;            // (4H) scratch
+  std::vector<float> h_next_;       // (H) scratch
+  std::vector<float> packed_;       // W_hh as the AVX-512 engine's forward panels (empty: portable)
+};
+
+// A Linear head for one row without autograd: logits (V) = W h + b, W (V, H).
+class LinearInfer {
+ public:
+  LinearInfer(const Tensor& w, const Tensor& b) {
+    check(w.defined() && w.dim() == 2, "LinearInfer: weight must be (V, H)");
+    check(!b.defined() || b.shape() == Shape{w.size(0)}, "LinearInfer: bias of shape ",
+          b.defined() ? shape_str(b.shape()) : "", " does not match weight of shape ", shape_str(w.shape()));
+    V_ = w.size(0);
+    H_ = w.size(1);
+    w_.assign(w.data(), w.data() + V_ * H_);
+    b_.assign(static_cast<std::size_t>(V_), 0.f);
+    if (b.defined()) b_.assign(b.data(), b.data() + V_);
+  }
+  std::int64_t out_features() const { return V_; }
+  void logits(const float* h, float* out) const {
+    using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    Eigen::Map<Eigen::VectorXf> y(out, V_);
+    y = Eigen::Map<const Eigen::VectorXf>(b_.data(), V_);
+    y.noalias() += Eigen::Map<const RowMatrix>(w_.data(), V_, H_) * Eigen::Map<const Eigen::VectorXf>(h, H_);
+  }
+
+ private:
+  std::int64_t V_ = 0, H_ = 0;
+  std::vector<float> w_, b_;
+};
+
+// Draws an index from softmax(logits / temperature) (temperature > 0) with
+// one uniform draw. The largest logit is subtracted first, so the weights are
+// in (0, 1] and a low temperature cannot overflow; the sum is in double.
+inline std::int32_t sample_logits(const float* logits, std::int64_t V, float temperature, Rng& rng) {
+  check(temperature > 0.f && std::isfinite(temperature), "sample_logits: temperature must be > 0, got ", temperature);
+  check(V > 0, "sample_logits: no logits");
+  double top = logits[0];
+  for (std::int64_t v = 1; v < V; ++v) top = std::max(top, double(logits[v]));
+  double total = 0.0;
+  thread_local std::vector<double> weights;
+  weights.resize(static_cast<std::size_t>(V));
+  const float inv_t = 1.f / temperature;
+  for (std::int64_t v = 0; v < V; ++v)
+    total += weights[std::size_t(v)] = lstm_kernels::exp_approx((logits[v] - float(top)) * inv_t);
+  double u = rng.uniform() * total;
+  for (std::int64_t v = 0; v < V; ++v) {
+    u -= weights[std::size_t(v)];
+    if (u < 0.0) return static_cast<std::int32_t>(v);
+  }
+  return static_cast<std::int32_t>(V - 1);  // rounding left u at ~0
+}
+
+}  // namespace legato

@@ -1,0 +1,411 @@
+#pragma once
+// The fast engine of lstm_sequence (ops/lstm.hpp): packed recurrent GEMMs with
+// the LSTM gate math fused into the register tile. Read docs/lstm.md first.
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+
+namespace legato::lstm_kernels {
+
+// ------------------------------------------------------- gate functions ----
+// exp, sigmoid and tanh as straight-line float code with no library call, so
+// that the compiler vectorises the gate loops of the portable engine; the
+// AVX-512 engine below evaluates the very same formulas 16 lanes at a time.
+// Accuracy: exp to about 2 ulp; sigmoid and tanh to about 1e-7 absolute,
+// which is what the LSTM needs (their values live in [-1, 1]).
+
+// e^x for x clamped to [-87.3, 88.3] (normal floats only): x = n·ln2 + r with
+// |r| <= ln2/2, e^r by a degree-6 polynomial (Cephes' expf coefficients), and
+// 2^n built directly in the exponent bits.
+inline float exp_approx(float x) {
+  x = std::min(std::max(x, -87.3f), 88.3f);
+  const float n = std::floor(x * 1.44269504f + 0.5f);
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;  // ln2 split in two for accuracy
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.f;
+  return p * std::bit_cast<float>((static_cast<std::int32_t>(n) + 127) << 23);
+}
+
+inline float sigmoid(float x) { return 1.f / (1.f + exp_approx(-x)); }
+
+// tanh(x) = sign(x)·(1 - e^{-2|x|}) / (1 + e^{-2|x|}); e^{-2|x|} <= 1 never overflows.
+inline float tanh(float x) {
+  const float e = exp_approx(-2.f * std::fabs(x));
+  return std::copysign((1.f - e) / (1.f + e), x);
+}
+
+// The input term of step t, batch row b: a pointer to 4H floats that already
+// include both biases. Dense input: rows of xw (T, B, 4H) = x·W_ihᵀ + b_ih + b_hh.
+// Token ids: row ids[t, b] of the table (V, 4H) = W_ihᵀ + b_ih + b_hh.
+struct InputRows {
+  const float* xw = nullptr;          // (T, B, 4H), or null
+  const float* table = nullptr;       // (V, 4H), with ids
+  const std::int32_t* ids = nullptr;  // (T, B)
+  std::int64_t B = 0, G = 0;          // G = 4H
+  const float* row(std::int64_t t, std::int64_t b) const {
+    const std::int64_t r = t * B + b;
+    return xw ? xw + r * G : table + static_cast<std::int64_t>(ids[r]) * G;
+  }
+};
+
+// What a backward pass writes. dz and dc0 are always wanted; a null pointer
+// means "not wanted". db and dw_ih_t are accumulated into (zero them first).
+struct BackwardOut {
+  float* dz;                 // (T, B, 4H)  ∂L/∂z_t
+  float* dh0;                // (B, H) or null
+  float* dc0;                // (B, H)
+  float* db;                 // (4H) or null: column sums of dz
+  float* dw_ih_t;            // (V, 4H) or null: row ids[t, b] += dz_t[b]
+  const std::int32_t* ids;   // (T, B), with dw_ih_t
+};
+
+// Tests and benchmarks switch to the portable engine with this flag (or the
+// environment variable LEGATO_LSTM_PORTABLE=1) to compare the two.
+inline bool& force_portable_flag() {
+  static bool flag = [] {
+    const char* env = std::getenv("LEGATO_LSTM_PORTABLE");
+    return env && env[0] == '1';
+  }();
+  return flag;
+}
+inline bool force_portable() { return force_portable_flag(); }
+
+}  // namespace legato::lstm_kernels
+
+// ====================================================================== //
+//                        The AVX-512 engine                              //
+// ====================================================================== //
+//
+// Forward step t computes Z = h_{t-1} · W_hhᵀ, (B, H)·(H, 4H), then the gates.
+// Backward step t computes dh = dz_{t+1} · W_hh, (B, 4H)·(4H, H), then dz_t.
+// Both are cut into register tiles of MR batch rows × 16·NV columns: the
+// micro-kernel keeps MR·NV accumulators of 16 floats in zmm registers, walks
+// the K dimension once, and hands the finished tile (L1-resident, 1.5 KB) to
+// an epilogue that does the gate math for exactly those rows and columns.
+//
+// The trick is the column order of the packed forward weights: a panel holds
+// 16 hidden units × the 4 gates, [i(16) f(16) g(16) o(16)] for every k, so one
+// tile contains everything the gate math of those 16 units needs and nothing
+// ever goes back to memory between the GEMM and the nonlinearity.
+//
+// Threads split the hidden units (panels), never the batch: each thread then
+// reads only its half of W_hh, which stays in its core's L2 from step to step.
+// One OpenMP region spans the whole sequence, with one barrier per step (every
+// thread needs all of h_t before step t+1).
+
+#if defined(__AVX512F__) && !defined(LEGATO_LSTM_FAST_ENGINE)
+#define LEGATO_LSTM_FAST_ENGINE 1
+#endif
+#ifndef LEGATO_LSTM_FAST_ENGINE
+#define LEGATO_LSTM_FAST_ENGINE 0
+#endif
+
+#if LEGATO_LSTM_FAST_ENGINE
+#include <immintrin.h>
+
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace legato::lstm_kernels {
+
+// The fast engine handles hidden sizes that are a multiple of one vector.
+inline bool fast_engine_supports(std::int64_t H) { return H % 16 == 0; }
+
+namespace avx512 {
+
+constexpr int kMR = 6;  // batch rows per tile: 6 rows × 4 vectors = 24 accumulators of 32 zmm
+
+// ---- the gate functions of the portable engine, 16 lanes at a time ----
+
+inline __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504f), _mm512_set1_ps(0.5f)),
+                                        _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.f)));
+  return _mm512_scalef_ps(p, n);  // p · 2^n
+}
+
+// 1/d for d in [1, 2^128): a 14-bit estimate refined by one Newton step,
+// r' = r·(2 - d·r), to about 1e-8 relative. Cheaper than a 512-bit divide,
+// which the gate math would otherwise issue five times per 16 units.
+inline __m512 recip16(__m512 d) {
+  const __m512 r = _mm512_rcp14_ps(d);
+  return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.f)));
+}
+
+inline __m512 sigmoid16(__m512 x) {
+  const __m512 one = _mm512_set1_ps(1.f);
+  return recip16(_mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
+inline __m512 tanh16(__m512 x) {
+  const __m512 one = _mm512_set1_ps(1.f);
+  const __m512 e = exp16(_mm512_mul_ps(_mm512_set1_ps(-2.f), _mm512_abs_ps(x)));
+  const __m512 t = _mm512_mul_ps(_mm512_sub_ps(one, e), recip16(_mm512_add_ps(one, e)));  // tanh|x| >= 0
+  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN));
+  return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t), sign));
+}
+
+inline __m512 load(const float* p) { return _mm512_loadu_ps(p); }
+inline void store(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
+
+// ---- the micro-kernel ----
+
+// C (MR, 16·NV) = A (MR, K) · P (K, 16·NV). A is row-major with row stride
+// lda; P is a packed panel, K rows of 16·NV contiguous floats; C is a dense
+// tile. The MR·NV accumulators live in registers for the whole K loop.
+// noinline: inlined into a caller whose epilogue keeps its own constants in
+// registers, GCC spills accumulators inside the K loop (measured: 6x slower).
+template <int MR, int NV>
+[[gnu::noinline]] void gemm_tile(const float* __restrict A, std::int64_t lda, const float* __restrict P, std::int64_t K,
+                      float* __restrict C) {
+  __m512 acc[MR][NV];
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (std::int64_t k = 0; k < K; ++k) {
+    __m512 b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = load(P + k * 16 * NV + 16 * v);
+    for (int r = 0; r < MR; ++r) {
+      const __m512 a = _mm512_set1_ps(A[r * lda + k]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) store(C + r * 16 * NV + 16 * v, acc[r][v]);
+}
+
+// The same for a runtime row count mr in 1..kMR.
+template <int NV>
+inline void gemm_tile_rows(int mr, const float* A, std::int64_t lda, const float* P, std::int64_t K, float* C) {
+  switch (mr) {
+    case 6: return gemm_tile<6, NV>(A, lda, P, K, C);
+    case 5: return gemm_tile<5, NV>(A, lda, P, K, C);
+    case 4: return gemm_tile<4, NV>(A, lda, P, K, C);
+    case 3: return gemm_tile<3, NV>(A, lda, P, K, C);
+    case 2: return gemm_tile<2, NV>(A, lda, P, K, C);
+    default: return gemm_tile<1, NV>(A, lda, P, K, C);
+  }
+}
+inline void gemm_tile_any(int mr, int nv, const float* A, std::int64_t lda, const float* P, std::int64_t K, float* C) {
+  switch (nv) {
+    case 4: return gemm_tile_rows<4>(mr, A, lda, P, K, C);
+    case 3: return gemm_tile_rows<3>(mr, A, lda, P, K, C);
+    case 2: return gemm_tile_rows<2>(mr, A, lda, P, K, C);
+    default: return gemm_tile_rows<1>(mr, A, lda, P, K, C);
+  }
+}
+
+// ---- packing ----
+
+// Forward panel p covers hidden units 16p..16p+15: for each k < H it holds the
+// 64 floats W_hh[gH + 16p + l][k], gates g = 0..3, units l = 0..15. All H/16
+// panels together are W_hhᵀ (H, 4H) with its columns regrouped by unit.
+inline void pack_forward_panel(const float* w_hh, std::int64_t H, std::int64_t p, float* panel /* (H, 64) */) {
+  for (std::int64_t g = 0; g < 4; ++g)
+    for (std::int64_t l = 0; l < 16; ++l) {
+      const float* row = w_hh + (g * H + 16 * p + l) * H;  // read rows of W_hh in order
+      for (std::int64_t k = 0; k < H; ++k) panel[k * 64 + g * 16 + l] = row[k];
+    }
+}
+
+// Backward panel q covers hidden units 64q .. 64q + 16·nv - 1 (nv = 4 vectors,
+// fewer for the last panel when H is not a multiple of 64): for each k < 4H it
+// holds W_hh[k][64q ..], contiguous. Panel q starts at q · 4H · 64.
+inline int backward_panel_vectors(std::int64_t H, std::int64_t q) {
+  return static_cast<int>(std::min<std::int64_t>(64, H - 64 * q) / 16);
+}
+inline void pack_backward_panel(const float* w_hh, std::int64_t H, std::int64_t q, float* panel /* (4H, 16nv) */) {
+  const std::int64_t width = 16 * backward_panel_vectors(H, q);
+  for (std::int64_t k = 0; k < 4 * H; ++k) std::copy_n(w_hh + k * H + 64 * q, width, panel + k * width);
+}
+
+// Packed weights live in a buffer kept from call to call (one per engine
+// direction and calling thread), so that a training loop does not page-fault
+// a fresh megabyte in on every step.
+inline float* workspace(std::vector<float>& buffer, std::int64_t count) {
+  if (static_cast<std::int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
+  return buffer.data();
+}
+
+// The share [begin, end) of n items that thread `id` of `count` takes.
+inline void split(std::int64_t n, int id, int count, std::int64_t& begin, std::int64_t& end) {
+  begin = n * id / count;
+  end = n * (id + 1) / count;
+}
+
+inline int thread_id() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+inline int thread_count() {
+#ifdef _OPENMP
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
+}
+
+}  // namespace avx512
+
+// ------------------------------------------------------------- forward ----
+
+// The whole forward recurrence. Buffers as in lstm.hpp:
+//   out (T+1, B, H) receives h_1..h_T in rows 0..T-1; gates (T, B, 4H)
+//   receives the activated gates; c (T+1, B, H) holds c_0 in row 0 on entry.
+// h0 (B, H) may be null (zeros).
+inline void forward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, const InputRows& input, const float* h0,
+                             const float* w_hh, float* out, float* gates, float* c) {
+  using namespace avx512;
+  thread_local std::vector<float> buffer;
+  float* packed = workspace(buffer, 4 * H * H);  // (H/16) panels of (H, 64)
+  const std::int64_t G = 4 * H, panels = H / 16;
+#pragma omp parallel
+  {
+    // Each thread packs the panels it will use: in parallel, and into its own cache.
+    std::int64_t p_begin, p_end;
+    split(panels, thread_id(), thread_count(), p_begin, p_end);
+    for (std::int64_t p = p_begin; p < p_end; ++p) pack_forward_panel(w_hh, H, p, packed + p * H * 64);
+    alignas(64) float tile[kMR * 64];  // (MR, 64): 16 units × 4 gates
+    for (std::int64_t t = 0; t < T; ++t) {
+      const float* h_prev = t == 0 ? h0 : out + (t - 1) * B * H;  // (B, H)
+      const float* c_prev = c + t * B * H;                        // (B, H)
+      float* c_next = c + (t + 1) * B * H;
+      float* h_next = out + t * B * H;
+      float* a_t = gates + t * B * G;  // (B, 4H)
+      for (std::int64_t p = p_begin; p < p_end; ++p) {
+        const std::int64_t j = 16 * p;  // first hidden unit of the panel
+        for (std::int64_t r0 = 0; r0 < B; r0 += kMR) {
+          const int mr = static_cast<int>(std::min<std::int64_t>(kMR, B - r0));
+          if (h_prev)
+            gemm_tile_rows<4>(mr, h_prev + r0 * H, H, packed + p * H * 64, H, tile);
+          else
+            std::fill_n(tile, mr * 64, 0.f);
+          // Epilogue: gates, cell and output of units j..j+15 for rows r0..r0+mr-1.
+          for (int r = 0; r < mr; ++r) {
+            const std::int64_t b = r0 + r;
+            const float* in = input.row(t, b);
+            const float* z = tile + r * 64;
+            const __m512 i = sigmoid16(_mm512_add_ps(load(z), load(in + j)));
+            const __m512 f = sigmoid16(_mm512_add_ps(load(z + 16), load(in + H + j)));
+            const __m512 g = tanh16(_mm512_add_ps(load(z + 32), load(in + 2 * H + j)));
+            const __m512 o = sigmoid16(_mm512_add_ps(load(z + 48), load(in + 3 * H + j)));
+            const __m512 cell = _mm512_fmadd_ps(f, load(c_prev + b * H + j), _mm512_mul_ps(i, g));
+            store(c_next + b * H + j, cell);
+            store(h_next + b * H + j, _mm512_mul_ps(o, tanh16(cell)));
+            float* a = a_t + b * G + j;
+            store(a, i);
+            store(a + H, f);
+            store(a + 2 * H, g);
+            store(a + 3 * H, o);
+          }
+        }
+      }
+#pragma omp barrier
+    }
+  }
+}
+
+// ------------------------------------------------------------ backward ----
+
+// The whole BPTT recurrence. grad_out (T+1, B, H) is the gradient of the
+// forward's output; fills `out` (see BackwardOut). Each thread owns a set of
+// hidden units, hence the columns gH + n of dz for its units n: it alone adds
+// them into db and dW_ihᵀ, so the epilogue accumulates both without locks.
+inline void backward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, const float* grad_out,
+                              const float* w_hh, const float* gates, const float* c, const BackwardOut& out) {
+  float* dz = out.dz;
+  float* dh0 = out.dh0;
+  using namespace avx512;
+  thread_local std::vector<float> buffer;
+  float* packed = workspace(buffer, 4 * H * H);  // ceil(H/64) panels of (4H, 16nv)
+  const std::int64_t G = 4 * H, panels = (H + 63) / 64;
+  float* dc = out.dc0;  // (B, H): ∂L/∂c_t, starting from the gradient of c_T
+  std::copy_n(grad_out + T * B * H, B * H, dc);
+#pragma omp parallel
+  {
+    std::int64_t q_begin, q_end;
+    split(panels, thread_id(), thread_count(), q_begin, q_end);
+    for (std::int64_t q = q_begin; q < q_end; ++q) pack_backward_panel(w_hh, H, q, packed + q * G * 64);
+    alignas(64) float tile[kMR * 64];  // (MR, 16·nv): ∂L/∂h_t from step t+1
+    for (std::int64_t t = T - 1; t >= 0; --t) {
+      const float* dz_next = dz + (t + 1) * B * G;  // (B, 4H), complete after the barrier
+      const float* a_t = gates + t * B * G;
+      float* dz_t = dz + t * B * G;
+      for (std::int64_t q = q_begin; q < q_end; ++q) {
+        const int nv = backward_panel_vectors(H, q);
+        const std::int64_t n0 = 64 * q;
+        for (std::int64_t r0 = 0; r0 < B; r0 += kMR) {
+          const int mr = static_cast<int>(std::min<std::int64_t>(kMR, B - r0));
+          if (t + 1 < T)
+            gemm_tile_any(mr, nv, dz_next + r0 * G, G, packed + q * G * 64, G, tile);
+          else
+            std::fill_n(tile, mr * 16 * nv, 0.f);
+          for (int r = 0; r < mr; ++r) {
+            const std::int64_t b = r0 + r;
+            for (int v = 0; v < nv; ++v) {
+              const std::int64_t n = n0 + 16 * v;  // first of 16 hidden units
+              const __m512 one = _mm512_set1_ps(1.f);
+              const __m512 dh = _mm512_add_ps(load(grad_out + (t * B + b) * H + n), load(tile + r * 16 * nv + 16 * v));
+              const float* a = a_t + b * G + n;
+              const __m512 i = load(a), f = load(a + H), g = load(a + 2 * H), o = load(a + 3 * H);
+              const __m512 tc = tanh16(load(c + ((t + 1) * B + b) * H + n));
+              const __m512 dct = _mm512_fmadd_ps(_mm512_mul_ps(dh, o), _mm512_fnmadd_ps(tc, tc, one),
+                                                 load(dc + b * H + n));  // ∂L/∂c_t
+              const __m512 d[4] = {
+                  _mm512_mul_ps(_mm512_mul_ps(dct, g), _mm512_mul_ps(i, _mm512_sub_ps(one, i))),  // dz_i
+                  _mm512_mul_ps(_mm512_mul_ps(dct, load(c + (t * B + b) * H + n)),
+                                _mm512_mul_ps(f, _mm512_sub_ps(one, f))),                          // dz_f
+                  _mm512_mul_ps(_mm512_mul_ps(dct, i), _mm512_fnmadd_ps(g, g, one)),               // dz_g
+                  _mm512_mul_ps(_mm512_mul_ps(dh, tc), _mm512_mul_ps(o, _mm512_sub_ps(one, o)))};  // dz_o
+              store(dc + b * H + n, _mm512_mul_ps(dct, f));  // ∂L/∂c_{t-1}
+              float* w = out.dw_ih_t ? out.dw_ih_t + std::int64_t(out.ids[t * B + b]) * G + n : nullptr;
+              for (int k = 0; k < 4; ++k) {
+                store(dz_t + b * G + k * H + n, d[k]);
+                if (out.db) store(out.db + k * H + n, _mm512_add_ps(load(out.db + k * H + n), d[k]));
+                if (w) store(w + k * H, _mm512_add_ps(load(w + k * H), d[k]));
+              }
+            }
+          }
+        }
+      }
+#pragma omp barrier
+    }
+    // ∂L/∂h_0 = dz_0 · W_hh, when the caller wants it.
+    if (dh0) {
+      for (std::int64_t q = q_begin; q < q_end; ++q) {
+        const int nv = backward_panel_vectors(H, q);
+        for (std::int64_t r0 = 0; r0 < B; r0 += kMR) {
+          const int mr = static_cast<int>(std::min<std::int64_t>(kMR, B - r0));
+          gemm_tile_any(mr, nv, dz + r0 * G, G, packed + q * G * 64, G, tile);
+          for (int r = 0; r < mr; ++r)
+            std::copy_n(tile + r * 16 * nv, 16 * nv, dh0 + (r0 + r) * H + 64 * q);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace legato::lstm_kernels
+#endif  // LEGATO_LSTM_FAST_ENGINE

@@ -1,0 +1,98 @@
+#pragma once
+// Adam and AdamW, exactly as torch.optim.Adam / AdamW (amsgrad off). For each
+// parameter p with gradient g, at its t-th update (t counts this parameter's
+// own updates, so a parameter that sat out a step is not penalised):
+//
+//   Adam:  g = g + weight_decay * p           (L2 penalty in the gradient)
+//   AdamW: p = p * (1 - lr * weight_decay)    (decoupled decay, before the update)
+//   m = beta1 * m + (1 - beta1) * g           first moment
+//   v = beta2 * v + (1 - beta2) * g * g       second moment
+//   p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+//
+// As in PyTorch, the scalar factors (bias corrections, 1 - beta) are computed
+// in double and rounded to float once; the per-element work is float32.
+// State per parameter: "step" (a scalar), "exp_avg" and "exp_avg_sq" (m, v).
+
+#include <cmath>
+
+#include "legato/optim/optimizer.hpp"
+
+namespace legato::optim {
+
+class Adam : public Optimizer {
+ public:
+  Adam(std::vector<Tensor> params, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f,
+       float weight_decay = 0.f)
+      : Adam("Adam", std::move(params), lr, beta1, beta2, eps, weight_decay, /*decoupled=*/false) {}
+
+  void step() override {
+    const double lr = this->lr();
+    const float b1 = beta1_, b2 = beta2_, eps = eps_, wd = weight_decay_;
+    const float one_minus_b1 = static_cast<float>(1.0 - beta1_);
+    const float one_minus_b2 = static_cast<float>(1.0 - beta2_);
+    const float decay = static_cast<float>(1.0 - lr * weight_decay_);  // AdamW's shrink factor
+    for_each_param([&](std::size_t i, float* p, const float* g, std::int64_t n) {
+      float& t = slot(i, 0).data()[0];
+      float* m = slot(i, 1).data();
+      float* v = slot(i, 2).data();
+      t += 1.f;
+      const double correction1 = 1.0 - std::pow(double(beta1_), double(t));
+      const double correction2 = 1.0 - std::pow(double(beta2_), double(t));
+      const float step_size = static_cast<float>(lr / correction1);
+      const float correction2_sqrt = static_cast<float>(std::sqrt(correction2));
+      for (std::int64_t j = 0; j < n; ++j) {
+        float grad = g[j];
+        if (wd != 0.f) {
+          if (decoupled_)
+            p[j] = p[j] * decay;
+          else
+            grad = grad + wd * p[j];
+        }
+        m[j] = b1 * m[j] + one_minus_b1 * grad;
+        v[j] = b2 * v[j] + one_minus_b2 * (grad * grad);
+        const float denom = std::sqrt(v[j]) / correction2_sqrt + eps;
+        p[j] = p[j] - step_size * (m[j] / denom);
+      }
+    });
+  }
+
+  float beta1() const { return beta1_; }
+  float beta2() const { return beta2_; }
+  float eps() const { return eps_; }
+  float weight_decay() const { return weight_decay_; }
+
+ protected:
+  Adam(const char* name, std::vector<Tensor> params, float lr, float beta1, float beta2, float eps,
+       float weight_decay, bool decoupled)
+      : Optimizer(name, std::move(params), lr),
+        beta1_(beta1),
+        beta2_(beta2),
+        eps_(eps),
+        weight_decay_(weight_decay),
+        decoupled_(decoupled) {
+    check(beta1 >= 0.f && beta1 < 1.f, name, ": beta1 must be in [0, 1), got ", beta1);
+    check(beta2 >= 0.f && beta2 < 1.f, name, ": beta2 must be in [0, 1), got ", beta2);
+    check(eps >= 0.f, name, ": eps must be >= 0, got ", eps);
+    check(weight_decay >= 0.f, name, ": weight_decay must be >= 0, got ", weight_decay);
+    for (std::size_t i = 0; i < this->params().size(); ++i) {
+      const Shape& shape = this->params()[i].shape();
+      add_slot(i, "step", {});
+      add_slot(i, "exp_avg", shape);
+      add_slot(i, "exp_avg_sq", shape);
+    }
+  }
+
+ private:
+  float beta1_, beta2_, eps_, weight_decay_;
+  bool decoupled_;
+};
+
+// AdamW: Adam with decoupled weight decay (Loshchilov & Hutter), default 1e-2.
+class AdamW : public Adam {
+ public:
+  AdamW(std::vector<Tensor> params, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f,
+        float weight_decay = 1e-2f)
+      : Adam("AdamW", std::move(params), lr, beta1, beta2, eps, weight_decay, /*decoupled=*/true) {}
+};
+
+}  // namespace legato::optim

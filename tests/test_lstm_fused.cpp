@@ -1,0 +1,418 @@
+// The fused whole-sequence LSTM (ops/lstm.hpp): against plain loops, against a
+// cell composed here from primitive ops (T up to 100), against PyTorch
+// (tests/fixtures/lstm_fused_fixture.txt), through the gradient checker for
+// every input and weight, and its errors. Every case runs on both engines:
+// the portable one and, when the build has it, the AVX-512 one.
+// First, so that Eigen's AVX-512 headers are read under this pragma: GCC 12's
+// false -Wmaybe-uninitialized in them (PR 105593) breaks -Werror builds.
+#include "legato/ops/lstm.hpp"
+
+#include <doctest/doctest.h>
+
+#include "legato/ops/lstm_infer.hpp"
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "gradcheck.hpp"
+#include "legato/ops/activations.hpp"
+#include "legato/ops/lstm.hpp"
+#include "legato/ops/matmul.hpp"
+#include "legato/ops/shape.hpp"
+
+using namespace legato;
+using namespace legato::testing;
+
+namespace {
+
+struct Weights {
+  Tensor w_ih, w_hh, b_ih, b_hh;  // (4H, I), (4H, H), (4H), (4H)
+};
+
+Weights random_weights(std::int64_t I, std::int64_t H, Rng& rng, float scale = 0.5f) {
+  return {random_leaf({4 * H, I}, rng, -scale, scale), random_leaf({4 * H, H}, rng, -scale, scale),
+          random_leaf({4 * H}, rng, -scale, scale), random_leaf({4 * H}, rng, -scale, scale)};
+}
+
+Ids random_ids(std::int64_t T, std::int64_t B, std::int64_t V, Rng& rng) {
+  Ids ids{{T, B}, {}};
+  for (std::int64_t k = 0; k < T * B; ++k) ids.values.push_back(static_cast<std::int32_t>(rng.below(std::uint64_t(V))));
+  return ids;
+}
+
+// x (T, B, V) = one_hot(ids), built by hand so it does not depend on shape.hpp.
+Tensor one_hot_by_hand(const Ids& ids, std::int64_t V) {
+  Tensor x = Tensor::zeros({ids.shape[0], ids.shape[1], V});
+  for (std::size_t k = 0; k < ids.values.size(); ++k) x.data()[std::int64_t(k) * V + ids.values[k]] = 1.f;
+  return x;
+}
+
+// Runs the body once per engine: the portable one, and the fast one when built.
+template <class Body>
+void for_each_engine(Body body) {
+  std::vector<bool> engines{true};
+  if (LEGATO_LSTM_FAST_ENGINE) engines.push_back(false);
+  for (bool portable : engines) {
+    lstm_kernels::force_portable_flag() = portable;
+    CAPTURE(portable);
+    body();
+  }
+  lstm_kernels::force_portable_flag() = false;
+}
+
+// The LSTM as a cell composed of primitive ops, one graph node per op, step by
+// step. Returns the same packed (T+1, B, H) as the fused op.
+Tensor composed_lstm(const Tensor& x, const Tensor& h0, const Tensor& c0, const Weights& w) {
+  const std::int64_t T = x.size(0), B = x.size(1), H = w.w_hh.size(1);
+  Tensor h = h0.defined() ? h0 : Tensor::zeros({B, H});
+  Tensor c = c0.defined() ? c0 : Tensor::zeros({B, H});
+  std::vector<Tensor> rows;
+  for (std::int64_t t = 0; t < T; ++t) {
+    const Tensor x_t = squeeze(slice(x, 0, t, t + 1), 0);                       // (B, I)
+    const Tensor z = add(linear(x_t, w.w_ih, w.b_ih), linear(h, w.w_hh, w.b_hh));  // (B, 4H)
+    const Tensor i = sigmoid(slice(z, 1, 0, H)), f = sigmoid(slice(z, 1, H, 2 * H));
+    const Tensor g = tanh(slice(z, 1, 2 * H, 3 * H)), o = sigmoid(slice(z, 1, 3 * H, 4 * H));
+    c = add(mul(f, c), mul(i, g));
+    h = mul(o, tanh(c));
+    rows.push_back(h);
+  }
+  rows.push_back(c);
+  return stack(rows, 0);
+}
+
+std::vector<Tensor> leaves_of(const Tensor& x, const Tensor& h0, const Tensor& c0, const Weights& w) {
+  return {x, h0, c0, w.w_ih, w.w_hh, w.b_ih, w.b_hh};
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+void zero_grads(std::vector<Tensor> leaves) {
+  for (auto& t : leaves)
+    if (t.defined()) t.zero_grad();
+}
+
+}  // namespace
+
+TEST_CASE("lstm_sequence matches the plain-loop reference") {
+  Rng rng(11);
+  for (auto [T, B, I, H] : {std::array<std::int64_t, 4>{1, 1, 1, 1}, {5, 3, 4, 7}, {9, 2, 5, 16}, {4, 7, 3, 32},
+                            {3, 64, 45, 64}}) {
+    CAPTURE(T);
+    CAPTURE(B);
+    CAPTURE(H);
+    const Weights w = random_weights(I, H, rng);
+    const Tensor x = Tensor::uniform({T, B, I}, -1.f, 1.f, rng);
+    const Tensor h0 = Tensor::uniform({B, H}, -1.f, 1.f, rng), c0 = Tensor::uniform({B, H}, -1.f, 1.f, rng);
+    for_each_engine([&] {
+      for (bool with_state : {false, true}) {
+        const Tensor s_h = with_state ? h0 : Tensor(), s_c = with_state ? c0 : Tensor();
+        const Tensor expected = lstm_sequence_ref(x, s_h, s_c, w.w_ih, w.w_hh, w.b_ih, w.b_hh);
+        const Tensor got = lstm_sequence(x, s_h, s_c, w.w_ih, w.w_hh, w.b_ih, w.b_hh);
+        CHECK_MESSAGE(allclose(got, expected, 2e-6f, 1e-5f), describe_mismatches(got, expected, 2e-6f, 1e-5f));
+      }
+    });
+  }
+}
+
+TEST_CASE("lstm_sequence passes the gradient checker on x, h0, c0 and every weight") {
+  Rng rng(12);
+  for (auto [T, B, I, H] : {std::array<std::int64_t, 4>{3, 2, 3, 4}, {4, 3, 2, 16}}) {
+    CAPTURE(H);
+    const Weights w = random_weights(I, H, rng);
+    const Tensor x = random_leaf({T, B, I}, rng);
+    const Tensor h0 = random_leaf({B, H}, rng), c0 = random_leaf({B, H}, rng);
+    for_each_engine([&] {
+      CHECK_GRADIENTS(
+          [](const std::vector<Tensor>& in) { return lstm_sequence(in[0], in[1], in[2], in[3], in[4], in[5], in[6]); },
+          {x, h0, c0, w.w_ih, w.w_hh, w.b_ih, w.b_hh});
+      // Without initial state (undefined h0, c0 = zeros).
+      CHECK_GRADIENTS(
+          [](const std::vector<Tensor>& in) {
+            return lstm_sequence(in[0], Tensor(), Tensor(), in[1], in[2], in[3], in[4]);
+          },
+          {x, w.w_ih, w.w_hh, w.b_ih, w.b_hh});
+    });
+  }
+}
+
+TEST_CASE("lstm_sequence_ids passes the gradient checker on h0, c0 and every weight") {
+  Rng rng(13);
+  for (auto [T, B, V, H] : {std::array<std::int64_t, 4>{3, 2, 5, 4}, {4, 3, 6, 16}}) {
+    CAPTURE(H);
+    const Ids ids = random_ids(T, B, V, rng);
+    const Weights w = random_weights(V, H, rng);
+    const Tensor h0 = random_leaf({B, H}, rng), c0 = random_leaf({B, H}, rng);
+    for_each_engine([&] {
+      CHECK_GRADIENTS(
+          [&ids](const std::vector<Tensor>& in) {
+            return lstm_sequence_ids(ids, in[0], in[1], in[2], in[3], in[4], in[5]);
+          },
+          {h0, c0, w.w_ih, w.w_hh, w.b_ih, w.b_hh});
+      CHECK_GRADIENTS(
+          [&ids](const std::vector<Tensor>& in) {
+            return lstm_sequence_ids(ids, Tensor(), Tensor(), in[0], in[1], in[2], in[3]);
+          },
+          {w.w_ih, w.w_hh, w.b_ih, w.b_hh});
+    });
+  }
+}
+
+TEST_CASE("lstm_sequence_ids equals lstm_sequence on one-hot input, outputs and gradients") {
+  Rng rng(14);
+  const std::int64_t T = 12, B = 5, V = 9, H = 32;
+  const Ids ids = random_ids(T, B, V, rng);
+  const Tensor x = one_hot_by_hand(ids, V).set_requires_grad();
+  const Weights w = random_weights(V, H, rng);
+  const Tensor h0 = random_leaf({B, H}, rng), c0 = random_leaf({B, H}, rng);
+  const Tensor seed = Tensor::uniform({T + 1, B, H}, -1.f, 1.f, rng);
+  for_each_engine([&] {
+    for (bool with_state : {false, true}) {
+      CAPTURE(with_state);
+      const Tensor s_h = with_state ? h0 : Tensor(), s_c = with_state ? c0 : Tensor();
+      zero_grads(leaves_of(x, h0, c0, w));
+      const Tensor dense = lstm_sequence(x, s_h, s_c, w.w_ih, w.w_hh, w.b_ih, w.b_hh);
+      dense.backward(seed);
+      std::vector<Tensor> dense_grads;
+      for (auto& t : leaves_of(x, h0, c0, w))
+        dense_grads.push_back(t.grad().defined() ? t.grad().clone() : Tensor());
+      zero_grads(leaves_of(x, h0, c0, w));
+      const Tensor sparse = lstm_sequence_ids(ids, s_h, s_c, w.w_ih, w.w_hh, w.b_ih, w.b_hh);
+      sparse.backward(seed);
+      CHECK_MESSAGE(allclose(sparse, dense, 1e-6f, 1e-6f), describe_mismatches(sparse, dense, 1e-6f, 1e-6f));
+      const auto leaves = leaves_of(x, h0, c0, w);
+      for (std::size_t k = 1; k < leaves.size(); ++k) {  // every gradient but x's
+        CAPTURE(k);
+        if (!with_state && (k == 1 || k == 2)) {
+          CHECK(!leaves[k].grad().defined());
+          continue;
+        }
+        REQUIRE(leaves[k].grad().defined());
+        CHECK_MESSAGE(allclose(leaves[k].grad(), dense_grads[k], 1e-5f, 1e-5f),
+                      describe_mismatches(leaves[k].grad(), dense_grads[k], 1e-5f, 1e-5f));
+      }
+    }
+  });
+}
+
+TEST_CASE("lstm_sequence agrees with the composed cell on outputs and every gradient, T up to 100") {
+  Rng rng(15);
+  for (auto [T, B, I, H] : {std::array<std::int64_t, 4>{1, 3, 4, 8}, {17, 4, 6, 16}, {100, 3, 5, 32}}) {
+    CAPTURE(T);
+    const Weights w = random_weights(I, H, rng, 0.3f);
+    const Tensor x = random_leaf({T, B, I}, rng);
+    const Tensor h0 = random_leaf({B, H}, rng), c0 = random_leaf({B, H}, rng);
+    const Tensor seed = Tensor::uniform({T + 1, B, H}, -1.f, 1.f, rng);
+    for_each_engine([&] {
+      for (bool with_state : {false, true}) {
+        CAPTURE(with_state);
+        const Tensor s_h = with_state ? h0 : Tensor(), s_c = with_state ? c0 : Tensor();
+        const auto leaves = leaves_of(x, h0, c0, w);
+        zero_grads(leaves);
+        const Tensor composed = composed_lstm(x, s_h, s_c, w);
+        composed.backward(seed);
+        std::vector<Tensor> expected;
+        for (auto& t : leaves) expected.push_back(t.grad().defined() ? t.grad().clone() : Tensor());
+        zero_grads(leaves);
+        const Tensor fused = lstm_sequence(x, s_h, s_c, w.w_ih, w.w_hh, w.b_ih, w.b_hh);
+        fused.backward(seed);
+        CHECK_MESSAGE(allclose(fused, composed, 1e-5f, 1e-5f), describe_mismatches(fused, composed, 1e-5f, 1e-5f));
+        for (std::size_t k = 0; k < leaves.size(); ++k) {
+          CAPTURE(k);
+          if (!expected[k].defined()) {
+            CHECK(!leaves[k].grad().defined());
+            continue;
+          }
+          REQUIRE(leaves[k].grad().defined());
+          CHECK_MESSAGE(allclose(leaves[k].grad(), expected[k], 1e-5f, 1e-5f),
+                        describe_mismatches(leaves[k].grad(), expected[k], 1e-5f, 1e-5f));
+        }
+      }
+    });
+  }
+}
+
+TEST_CASE("lstm_sequence records no graph under NoGradGuard and gives the same values") {
+  Rng rng(16);
+  const Weights w = random_weights(3, 16, rng);
+  const Tensor x = random_leaf({6, 4, 3}, rng);
+  const Tensor tracked = lstm_sequence(x, Tensor(), Tensor(), w.w_ih, w.w_hh, w.b_ih, w.b_hh);
+  CHECK(tracked.requires_grad());
+  NoGradGuard no_grad;
+  const Tensor untracked = lstm_sequence(x, Tensor(), Tensor(), w.w_ih, w.w_hh, w.b_ih, w.b_hh);
+  CHECK(!untracked.requires_grad());
+  CHECK(allclose(untracked, tracked, 0.f, 0.f));
+}
+
+TEST_CASE("LstmInferLayer steps reproduce lstm_sequence, token by token") {
+  Rng rng(19);
+  for (auto [B, V, H] : {std::array<std::int64_t, 3>{1, 45, 256}, {3, 7, 7}, {2, 5, 48}, {2, 6, 160}}) {
+    CAPTURE(H);
+    const std::int64_t T = 9;
+    const Weights w = random_weights(V, H, rng, 0.3f);
+    const Ids ids = random_ids(T, B, V, rng);
+    const Tensor h0 = Tensor::uniform({B, H}, -1.f, 1.f, rng), c0 = Tensor::uniform({B, H}, -1.f, 1.f, rng);
+    const Tensor x = Tensor::uniform({T, B, V}, -1.f, 1.f, rng);
+    NoGradGuard no_grad;
+    const Tensor by_ids = lstm_sequence_ids(ids, h0, c0, w.w_ih, w.w_hh, w.b_ih, w.b_hh);
+    const Tensor dense = lstm_sequence(x, h0, c0, w.w_ih, w.w_hh, w.b_ih, w.b_hh);
+    LstmInferLayer layer(w.w_ih, w.w_hh, w.b_ih, w.b_hh);
+    Tensor h = h0.clone(), c = c0.clone(), h2 = h0.clone(), c2 = c0.clone();
+    for (std::int64_t t = 0; t < T; ++t) {
+      CAPTURE(t);
+      layer.step_ids(ids.values.data() + t * B, B, h.data(), c.data());
+      layer.step(x.data() + t * B * V, B, h2.data(), c2.data());
+      const Tensor want = Tensor::from_vector({B, H}, std::vector<float>(by_ids.data() + t * B * H, by_ids.data() + (t + 1) * B * H));
+      const Tensor want2 = Tensor::from_vector({B, H}, std::vector<float>(dense.data() + t * B * H, dense.data() + (t + 1) * B * H));
+      CHECK_MESSAGE(allclose(h, want, 1e-6f, 1e-5f), describe_mismatches(h, want, 1e-6f, 1e-5f));
+      CHECK_MESSAGE(allclose(h2, want2, 1e-6f, 1e-5f), describe_mismatches(h2, want2, 1e-6f, 1e-5f));
+    }
+    const Tensor c_T = Tensor::from_vector({B, H}, std::vector<float>(by_ids.data() + T * B * H, by_ids.data() + (T + 1) * B * H));
+    CHECK(allclose(c, c_T, 1e-6f, 1e-5f));
+    const std::int32_t bad = std::int32_t(V);
+    CHECK(error_of([&] { layer.step_ids(&bad, 1, h.data(), c.data()); }).find("outside [0, ") != std::string::npos);
+  }
+}
+
+TEST_CASE("sample_logits follows softmax(logits / temperature)") {
+  Rng rng(20);
+  const std::vector<float> logits{0.f, 1.f, 2.f, -1.f};
+  for (float temperature : {0.5f, 1.f, 2.f}) {
+    CAPTURE(temperature);
+    std::vector<double> expected(4), counts(4, 0.0);
+    double total = 0;
+    for (int v = 0; v < 4; ++v) total += expected[std::size_t(v)] = std::exp(logits[std::size_t(v)] / temperature);
+    const int draws = 200000;
+    for (int n = 0; n < draws; ++n) counts[std::size_t(sample_logits(logits.data(), 4, temperature, rng))] += 1;
+    for (int v = 0; v < 4; ++v) CHECK(counts[std::size_t(v)] / draws == doctest::Approx(expected[std::size_t(v)] / total).epsilon(0.02));
+  }
+  CHECK(error_of([&] { sample_logits(logits.data(), 4, 0.f, rng); }).find("temperature must be > 0") != std::string::npos);
+}
+
+// ------------------------------------------------------------- PyTorch ----
+
+namespace {
+// tests/fixtures/lstm_fused_fixture.txt: blocks of "name rank dims... values...".
+std::map<std::string, Tensor> read_fixture(const std::string& path) {
+  std::ifstream in(path);
+  std::map<std::string, Tensor> out;
+  if (!in) return out;
+  std::string name;
+  while (in >> name) {
+    int rank = 0;
+    in >> rank;
+    Shape shape(static_cast<std::size_t>(rank));
+    for (auto& d : shape) in >> d;
+    Tensor t = Tensor::empty(shape);
+    for (std::int64_t k = 0; k < t.numel(); ++k) in >> t.data()[k];
+    REQUIRE_MESSAGE(in.good(), "fixture ", path, " is truncated at tensor ", name);
+    out[name] = t;
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("lstm_sequence and lstm_sequence_ids match PyTorch's nn.LSTM (fixture)") {
+  const std::string path = LEGATO_SOURCE_DIR "/tests/fixtures/lstm_fused_fixture.txt";
+  auto f = read_fixture(path);
+  REQUIRE_MESSAGE(!f.empty(), "missing ", path, "; regenerate with: python3 tests/fixtures/make_lstm_fixture.py");
+  const float atol = 1e-5f, rtol = 1e-4f;
+  const char* regenerate = " (regenerate: python3 tests/fixtures/make_lstm_fixture.py)";
+  for_each_engine([&] {
+    Tensor w_ih = f["w_ih"].clone().set_requires_grad(), w_hh = f["w_hh"].clone().set_requires_grad();
+    Tensor b_ih = f["b_ih"].clone().set_requires_grad(), b_hh = f["b_hh"].clone().set_requires_grad();
+    Tensor h0 = f["h0"].clone().set_requires_grad(), c0 = f["c0"].clone().set_requires_grad();
+    Tensor x = f["x"].clone().set_requires_grad();
+    // Dense input: the loss is sum(out * seed) over the outputs and the final c.
+    const Tensor out = lstm_sequence(x, h0, c0, w_ih, w_hh, b_ih, b_hh);
+    CHECK_MESSAGE(allclose(out, f["out"], atol, rtol), describe_mismatches(out, f["out"], atol, rtol), regenerate);
+    out.backward(f["seed"]);
+    for (auto [got, name] : {std::pair{x, "dx"}, {h0, "dh0"}, {c0, "dc0"}, {w_ih, "dw_ih"}, {w_hh, "dw_hh"},
+                             {b_ih, "db_ih"}, {b_hh, "db_hh"}}) {
+      CAPTURE(name);
+      CHECK_MESSAGE(allclose(got.grad(), f[name], atol, rtol), describe_mismatches(got.grad(), f[name], atol, rtol),
+                    regenerate);
+    }
+    // Token ids, no initial state.
+    const Tensor ids_f = f["ids"];
+    Ids ids{ids_f.shape(), {}};
+    for (std::int64_t k = 0; k < ids_f.numel(); ++k) ids.values.push_back(static_cast<std::int32_t>(ids_f.data()[k]));
+    Tensor v_ih = f["v_w_ih"].clone().set_requires_grad(), v_hh = f["v_w_hh"].clone().set_requires_grad();
+    Tensor v_bi = f["v_b_ih"].clone().set_requires_grad(), v_bh = f["v_b_hh"].clone().set_requires_grad();
+    const Tensor vout = lstm_sequence_ids(ids, Tensor(), Tensor(), v_ih, v_hh, v_bi, v_bh);
+    CHECK_MESSAGE(allclose(vout, f["v_out"], atol, rtol), describe_mismatches(vout, f["v_out"], atol, rtol));
+    vout.backward(f["v_seed"]);
+    for (auto [got, name] : {std::pair{v_ih, "v_dw_ih"}, {v_hh, "v_dw_hh"}, {v_bi, "v_db_ih"}, {v_bh, "v_db_hh"}}) {
+      CAPTURE(name);
+      CHECK_MESSAGE(allclose(got.grad(), f[name], atol, rtol), describe_mismatches(got.grad(), f[name], atol, rtol),
+                    regenerate);
+    }
+  });
+}
+
+// -------------------------------------------------------------- errors ----
+
+TEST_CASE("lstm_sequence rejects bad shapes and ids with a message naming the op and the shapes") {
+  Rng rng(17);
+  const Weights w = random_weights(3, 4, rng);
+  const Tensor x = Tensor::zeros({5, 2, 3});
+  std::string msg = error_of([&] { lstm_sequence(Tensor::zeros({5, 2, 7}), {}, {}, w.w_ih, w.w_hh, w.b_ih, w.b_hh); });
+  CHECK(msg.find("lstm_sequence") != std::string::npos);
+  CHECK(msg.find("(16, 3)") != std::string::npos);
+  CHECK(msg.find("(5, 2, 7)") != std::string::npos);
+  msg = error_of([&] { lstm_sequence(x, Tensor::zeros({3, 4}), {}, w.w_ih, w.w_hh, w.b_ih, w.b_hh); });
+  CHECK(msg.find("h0 of shape (3, 4)") != std::string::npos);
+  CHECK(msg.find("(2, 4)") != std::string::npos);
+  msg = error_of([&] { lstm_sequence(x, {}, {}, w.w_ih, Tensor::zeros({16, 5}), w.b_ih, w.b_hh); });
+  CHECK(msg.find("w_hh of shape (16, 5)") != std::string::npos);
+  msg = error_of([&] { lstm_sequence(x, {}, {}, w.w_ih, w.w_hh, Tensor::zeros({15}), w.b_hh); });
+  CHECK(msg.find("b_ih of shape (15,)") != std::string::npos);
+  msg = error_of([&] { lstm_sequence(Tensor::zeros({0, 2, 3}), {}, {}, w.w_ih, w.w_hh, w.b_ih, w.b_hh); });
+  CHECK(msg.find("empty") != std::string::npos);
+  msg = error_of([&] { lstm_sequence(Tensor::zeros({5, 3}), {}, {}, w.w_ih, w.w_hh, w.b_ih, w.b_hh); });
+  CHECK(msg.find("(T, B, I)") != std::string::npos);
+
+  const Ids bad{{2, 2}, {0, 1, 3, 2}};  // V = 3
+  msg = error_of([&] { lstm_sequence_ids(bad, {}, {}, w.w_ih, w.w_hh, w.b_ih, w.b_hh); });
+  CHECK(msg.find("lstm_sequence_ids") != std::string::npos);
+  CHECK(msg.find("token id 3 at (t=1, b=0)") != std::string::npos);
+  const Ids short_ids{{2, 2}, {0, 1, 2}};
+  msg = error_of([&] { lstm_sequence_ids(short_ids, {}, {}, w.w_ih, w.w_hh, w.b_ih, w.b_hh); });
+  CHECK(msg.find("hold 3 values") != std::string::npos);
+}
+
+#if defined(__AVX512F__)
+TEST_CASE("gemm_avx512::gemm_at_b matches a plain loop, with and without accumulation") {
+  Rng rng(18);
+  for (auto [M, N, K] : {std::array<std::int64_t, 3>{1, 16, 1}, {7, 48, 300}, {13, 80, 513}, {64, 256, 40}}) {
+    CAPTURE(M);
+    CAPTURE(N);
+    CAPTURE(K);
+    const Tensor A = Tensor::uniform({K, M}, -1.f, 1.f, rng), Bm = Tensor::uniform({K, N}, -1.f, 1.f, rng);
+    const Tensor C0 = Tensor::uniform({M, N}, -1.f, 1.f, rng);
+    Tensor expected = Tensor::empty({M, N});
+    for (std::int64_t m = 0; m < M; ++m)
+      for (std::int64_t n = 0; n < N; ++n) {
+        double acc = 0;
+        for (std::int64_t k = 0; k < K; ++k) acc += double(A.data()[k * M + m]) * Bm.data()[k * N + n];
+        expected.data()[m * N + n] = float(acc);
+      }
+    Tensor C = Tensor::empty({M, N});
+    gemm_avx512::gemm_at_b(A.data(), M, Bm.data(), N, C.data(), N, M, N, K, false);
+    CHECK_MESSAGE(allclose(C, expected, 1e-4f, 1e-5f), describe_mismatches(C, expected, 1e-4f, 1e-5f));
+    Tensor C2 = C0.clone();
+    gemm_avx512::gemm_at_b(A.data(), M, Bm.data(), N, C2.data(), N, M, N, K, true);
+    const Tensor expected2 = expected + C0;
+    CHECK_MESSAGE(allclose(C2, expected2, 1e-4f, 1e-5f), describe_mismatches(C2, expected2, 1e-4f, 1e-5f));
+  }
+  CHECK(error_of([] { float x = 0; gemm_avx512::gemm_at_b(&x, 1, &x, 1, &x, 1, 1, 1, 1, false); })
+            .find("multiple of 16") != std::string::npos);
+}
+#endif

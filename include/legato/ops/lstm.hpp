@@ -33,16 +33,6 @@
 // single output (T+1, B, H): rows 0..T-1 are h_1..h_T, row T is c_T (h_T is
 // row T-1). Gradients flow to x, h0, c0 and all four weights.
 
-// GCC 12 reports a false -Wmaybe-uninitialized inside the AVX-512 intrinsics
-// that Eigen's GEMM inlines (GCC PR 105593, fixed in GCC 13). The warning is
-// judged at the intrinsic header's own lines, so it is silenced only when that
-// header is first included here; cmake/LegatoFlags.cmake is the real place.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <Eigen/Core>
-#pragma GCC diagnostic pop
-#endif
 #include <Eigen/Core>
 #include <cmath>
 #include <cstdint>
@@ -124,20 +114,22 @@ inline void gate_forward_row(float* __restrict z, const float* __restrict in, co
 // Portable forward: one Eigen GEMM per step, then the gate math row by row.
 //   out   (T+1, B, H): h_1..h_T, then c_T
 //   gates (T, B, 4H) activated; c (T+1, B, H) with c_0 in row 0
+// Without keep_all (nothing to save for a backward pass): gates (1, B, 4H)
+// and c (2, B, H), with c_t in row t % 2.
 inline void forward_portable(const Dims& d, const lstm_kernels::InputRows& input, const float* h0, const float* w_hh,
-                             float* out, float* gates, float* c) {
+                             float* out, float* gates, float* c, bool keep_all) {
   const std::int64_t B = d.B, H = d.H, G = 4 * d.H;
   const ConstMatrixMap W_hh(w_hh, G, H);  // (4H, H)
   for (std::int64_t t = 0; t < d.T; ++t) {
     const float* h_prev = t == 0 ? h0 : out + (t - 1) * B * H;  // (B, H) or null = zeros
-    float* z = gates + t * B * G;                               // (B, 4H)
+    float* z = gates + (keep_all ? t : 0) * B * G;              // (B, 4H)
     if (h_prev)
       MatrixMap(z, B, G).noalias() = ConstMatrixMap(h_prev, B, H) * W_hh.transpose();
     else
       std::fill_n(z, B * G, 0.f);
     for (std::int64_t b = 0; b < B; ++b)
-      gate_forward_row(z + b * G, input.row(t, b), c + (t * B + b) * H, c + ((t + 1) * B + b) * H,
-                       out + (t * B + b) * H, H);
+      gate_forward_row(z + b * G, input.row(t, b), c + ((keep_all ? t : t % 2) * B + b) * H,
+                       c + ((keep_all ? t + 1 : (t + 1) % 2) * B + b) * H, out + (t * B + b) * H, H);
   }
 }
 
@@ -185,9 +177,21 @@ inline void backward_portable(const Dims& d, const float* grad_out, const float*
 
 // ------------------------------------------------------ the shared core ----
 
+// dz (T, B, 4H) is scratch of the backward closure: everything computed from it
+// is computed before the closure returns. A buffer kept from call to call (one
+// per thread) saves a fresh allocation - above glibc's mmap threshold, i.e. a
+// page fault per 4 KB - on every training step.
+inline float* dz_workspace(std::int64_t count) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<std::int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
+  return buffer.data();
+}
+
 // Runs the forward recurrence with the fastest engine this build has.
+// keep_all: save gates (T, B, 4H) and c (T+1, B, H) for the backward pass;
+// otherwise gates (1, B, 4H) and c (2, B, H) are scratch (see forward_portable).
 inline void run_forward(const Dims& d, const lstm_kernels::InputRows& input, const float* h0, const float* c0,
-                        const float* w_hh, float* out, float* gates, float* c) {
+                        const float* w_hh, float* out, float* gates, float* c, bool keep_all) {
   // c (T+1, B, H): row 0 is c_0, zeros when undefined.
   if (c0)
     std::memcpy(c, c0, sizeof(float) * static_cast<std::size_t>(d.B * d.H));
@@ -195,11 +199,12 @@ inline void run_forward(const Dims& d, const lstm_kernels::InputRows& input, con
     std::fill_n(c, d.B * d.H, 0.f);
 #if LEGATO_LSTM_FAST_ENGINE
   if (!lstm_kernels::force_portable() && lstm_kernels::fast_engine_supports(d.H))
-    lstm_kernels::forward_sequence(d.T, d.B, d.H, input, h0, w_hh, out, gates, c);
+    lstm_kernels::forward_sequence(d.T, d.B, d.H, input, h0, w_hh, out, gates, c, keep_all);
   else
 #endif
-    forward_portable(d, input, h0, w_hh, out, gates, c);
-  std::memcpy(out + d.T * d.B * d.H, c + d.T * d.B * d.H, sizeof(float) * static_cast<std::size_t>(d.B * d.H));
+    forward_portable(d, input, h0, w_hh, out, gates, c, keep_all);
+  const float* c_T = c + (keep_all ? d.T : d.T % 2) * d.B * d.H;
+  std::memcpy(out + d.T * d.B * d.H, c_T, sizeof(float) * static_cast<std::size_t>(d.B * d.H));
 }
 
 // Runs BPTT with the fastest engine this build has and fills `grads`
@@ -272,11 +277,14 @@ inline Tensor lstm_sequence(const Tensor& x, const Tensor& h0, const Tensor& c0,
   input.B = B;
   input.G = G;
 
+  // Saved for backward: activated i, f, g, o (T, B, 4H) and c_0..c_T (T+1, B, H).
+  // With no graph to record, one step of each is scratch.
+  const bool keep = needs_grad({x, h0, c0, w_ih, w_hh, b_ih, b_hh});
   Tensor out = Tensor::empty({T + 1, B, H});
-  Tensor gates = Tensor::empty({T, B, G});  // activated i, f, g, o, saved for backward
-  Tensor c = Tensor::empty({T + 1, B, H});  // c_0..c_T, saved for backward
+  Tensor gates = Tensor::empty({keep ? T : 1, B, G});
+  Tensor c = Tensor::empty({keep ? T + 1 : 2, B, H});
   run_forward(d, input, h0.defined() ? h0.data() : nullptr, c0.defined() ? c0.data() : nullptr, w_hh.data(),
-              out.data(), gates.data(), c.data());
+              out.data(), gates.data(), c.data(), keep);
 
   // Inputs: x, h0, c0, w_ih, w_hh, b_ih, b_hh. The closure keeps the saved
   // buffers (no graph tensors) and reads x, h0 and the weights from `in`.
@@ -285,16 +293,16 @@ inline Tensor lstm_sequence(const Tensor& x, const Tensor& h0, const Tensor& c0,
            const std::int64_t T = d.T, B = d.B, I = d.I, H = d.H, G = 4 * d.H;
            const bool want_h0 = in[1].defined() && in[1].requires_grad();
            const bool want_b = in[5].requires_grad() || in[6].requires_grad();
-           Tensor dz = Tensor::empty({T, B, G});  // (T, B, 4H) = ∂L/∂z_t
+           float* dz = dz_workspace(T * B * G);  // (T, B, 4H) = ∂L/∂z_t
            Tensor dh0 = want_h0 ? Tensor::empty({B, H}) : Tensor();
            Tensor dc0 = Tensor::empty({B, H});
            Tensor db = want_b ? Tensor::zeros({G}) : Tensor();  // b_ih and b_hh get the same gradient
-           lstm_kernels::BackwardOut out_grads{dz.data(), want_h0 ? dh0.data() : nullptr, dc0.data(),
+           lstm_kernels::BackwardOut out_grads{dz, want_h0 ? dh0.data() : nullptr, dc0.data(),
                                                want_b ? db.data() : nullptr, nullptr, nullptr};
            run_backward(d, grad_out.data(), in[4].data(), gates.data(), c.data(), out_grads);
 
            Grads grads(7);
-           const ConstMatrixMap DZ(dz.data(), T * B, G);  // (T·B, 4H)
+           const ConstMatrixMap DZ(dz, T * B, G);  // (T·B, 4H)
            if (in[0].requires_grad()) {                   // dx (T·B, I) = dz · W_ih
              grads[0] = Tensor::empty(in[0].shape());
              MatrixMap(grads[0].data(), T * B, I).noalias() = DZ * ConstMatrixMap(in[3].data(), G, I);
@@ -306,7 +314,7 @@ inline Tensor lstm_sequence(const Tensor& x, const Tensor& h0, const Tensor& c0,
              MatrixMap(grads[3].data(), G, I).noalias() = DZ.transpose() * ConstMatrixMap(in[0].data(), T * B, I);
            }
            if (in[4].requires_grad())
-             grads[4] = recurrent_weight_grad(d, dz.data(), out.data(), in[1].defined() ? in[1].data() : nullptr);
+             grads[4] = recurrent_weight_grad(d, dz, out.data(), in[1].defined() ? in[1].data() : nullptr);
            grads[5] = db;
            grads[6] = db;
            return grads;
@@ -351,11 +359,12 @@ inline Tensor lstm_sequence_ids(const Ids& ids, const Tensor& h0, const Tensor& 
   input.B = B;
   input.G = G;
 
+  const bool keep = needs_grad({h0, c0, w_ih, w_hh, b_ih, b_hh});  // see lstm_sequence
   Tensor out = Tensor::empty({T + 1, B, H});
-  Tensor gates = Tensor::empty({T, B, G});  // activated i, f, g, o, saved for backward
-  Tensor c = Tensor::empty({T + 1, B, H});  // c_0..c_T, saved for backward
+  Tensor gates = Tensor::empty({keep ? T : 1, B, G});
+  Tensor c = Tensor::empty({keep ? T + 1 : 2, B, H});
   run_forward(d, input, h0.defined() ? h0.data() : nullptr, c0.defined() ? c0.data() : nullptr, w_hh.data(),
-              out.data(), gates.data(), c.data());
+              out.data(), gates.data(), c.data(), keep);
 
   // Inputs: h0, c0, w_ih, w_hh, b_ih, b_hh. The ids are copied into the closure (plain values).
   record(out, op, {h0, c0, w_ih, w_hh, b_ih, b_hh},
@@ -363,14 +372,14 @@ inline Tensor lstm_sequence_ids(const Ids& ids, const Tensor& h0, const Tensor& 
            const std::int64_t T = d.T, B = d.B, V = d.I, H = d.H, G = 4 * d.H;
            const bool want_h0 = in[0].defined() && in[0].requires_grad();
            const bool want_w = in[2].requires_grad(), want_b = in[4].requires_grad() || in[5].requires_grad();
-           Tensor dz = Tensor::empty({T, B, G});  // (T, B, 4H) = ∂L/∂z_t
+           float* dz = dz_workspace(T * B * G);  // (T, B, 4H) = ∂L/∂z_t
            Tensor dh0 = want_h0 ? Tensor::empty({B, H}) : Tensor();
            Tensor dc0 = Tensor::empty({B, H});
            Tensor db = want_b ? Tensor::zeros({G}) : Tensor();
            // dW_ih[:, v] = Σ of the dz rows of every step whose token is v: a
            // scatter-add of rows into dW_ihᵀ (V, 4H), then one transpose.
            Tensor dwt = want_w ? Tensor::zeros({V, G}) : Tensor();
-           lstm_kernels::BackwardOut out_grads{dz.data(), want_h0 ? dh0.data() : nullptr, dc0.data(),
+           lstm_kernels::BackwardOut out_grads{dz, want_h0 ? dh0.data() : nullptr, dc0.data(),
                                                want_b ? db.data() : nullptr, want_w ? dwt.data() : nullptr,
                                                ids.data()};
            run_backward(d, grad_out.data(), in[3].data(), gates.data(), c.data(), out_grads);
@@ -383,7 +392,7 @@ inline Tensor lstm_sequence_ids(const Ids& ids, const Tensor& h0, const Tensor& 
              MatrixMap(grads[2].data(), G, V) = ConstMatrixMap(dwt.data(), V, G).transpose();
            }
            if (in[3].requires_grad())
-             grads[3] = recurrent_weight_grad(d, dz.data(), out.data(), in[0].defined() ? in[0].data() : nullptr);
+             grads[3] = recurrent_weight_grad(d, dz, out.data(), in[0].defined() ? in[0].data() : nullptr);
            grads[4] = db;
            grads[5] = db;
            return grads;

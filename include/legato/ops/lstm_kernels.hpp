@@ -274,9 +274,11 @@ inline int thread_count() {
 // The whole forward recurrence. Buffers as in lstm.hpp:
 //   out (T+1, B, H) receives h_1..h_T in rows 0..T-1; gates (T, B, 4H)
 //   receives the activated gates; c (T+1, B, H) holds c_0 in row 0 on entry.
+// Without keep_all (no backward will follow) gates is one step (B, 4H) and c
+// two rows (2, B, H) used in turn: c_t lives in row t % 2.
 // h0 (B, H) may be null (zeros).
 inline void forward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, const InputRows& input, const float* h0,
-                             const float* w_hh, float* out, float* gates, float* c) {
+                             const float* w_hh, float* out, float* gates, float* c, bool keep_all = true) {
   using namespace avx512;
   thread_local std::vector<float> buffer;
   float* packed = workspace(buffer, 4 * H * H);  // (H/16) panels of (H, 64)
@@ -290,10 +292,10 @@ inline void forward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, con
     alignas(64) float tile[kMR * 64];  // (MR, 64): 16 units × 4 gates
     for (std::int64_t t = 0; t < T; ++t) {
       const float* h_prev = t == 0 ? h0 : out + (t - 1) * B * H;  // (B, H)
-      const float* c_prev = c + t * B * H;                        // (B, H)
-      float* c_next = c + (t + 1) * B * H;
+      const float* c_prev = c + (keep_all ? t : t % 2) * B * H;  // (B, H)
+      float* c_next = c + (keep_all ? t + 1 : (t + 1) % 2) * B * H;
       float* h_next = out + t * B * H;
-      float* a_t = gates + t * B * G;  // (B, 4H)
+      float* a_t = gates + (keep_all ? t : 0) * B * G;  // (B, 4H)
       for (std::int64_t p = p_begin; p < p_end; ++p) {
         const std::int64_t j = 16 * p;  // first hidden unit of the panel
         for (std::int64_t r0 = 0; r0 < B; r0 += kMR) {

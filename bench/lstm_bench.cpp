@@ -1,0 +1,345 @@
+// LSTM benchmarks at the seed's shape (B=64, T=64, V=45, H=256) and at H=512,
+// H=1024. The model is the melody generator's: token ids (one-hot over V) ->
+// LSTM(H) -> Linear(H, V) -> softmax cross-entropy, trained with Adam.
+//
+//   lstm_train_last/B/T/V/H   forward, loss on the last step only (the seed's
+//                             Keras model), backward, Adam update
+//   lstm_train_seq/B/T/V/H    the same with the loss on every step
+//   lstm_fwd_bwd/B/T/V/H      the LSTM alone, forward + backward (vs oneDNN's primitive)
+//   lstm_fwd_bwd_onehot/...   the same through the dense entry point on one-hot rows
+//   lstm_forward/B/T/V/H      LSTM + head on every step, no graph
+//   lstm_generate_token/1/1/V/H  one token at B=1: LSTM step, head, sampling
+//   fma_peak                  the fp32 FMA peak of this machine (registers only)
+//   sgemm_eigen/M/K/N         Eigen's GEMM, for the % of peak a library reaches
+//   kernel_gemm_tile/K        the recurrent micro-kernel alone, one thread
+//   gemm_at_b/M/K/N           the packed weight-gradient GEMM (dW_hh's shape),
+//   sgemm_eigen_at_b/M/K/N    and Eigen on the same product
+//
+// Counters: ms/step, timesteps/s (T·B per step) and GFLOP/s, counting the
+// matrix-product FLOPs actually executed (2 per multiply-add):
+//   LSTM forward   2·B·4H·H·T            (the input projection is a gather: 0)
+//   LSTM backward  2·B·4H·H·(T-1) for dh, 2·4H·H·B·(T-1) for dW_hh
+//   head           2·R·H·V forward, twice that backward (R = rows with a loss)
+// Threads: LEGATO_NUM_THREADS (default: all cores); the configuration is
+// printed first. Run: build/<dir>/bench/lstm_bench --benchmark_filter=lstm_train
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "legato/ops/loss.hpp"
+#include "legato/ops/lstm.hpp"
+#include "legato/ops/lstm_infer.hpp"
+#include "legato/ops/matmul.hpp"
+#include "legato/ops/shape.hpp"
+#include "legato/optim/adam.hpp"
+#include "legato/util/build_info.hpp"
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+using namespace legato;
+
+namespace {
+
+struct Model {
+  std::int64_t B, T, V, H;
+  Tensor w_ih, w_hh, b_ih, b_hh;  // (4H, V), (4H, H), (4H), (4H)
+  Tensor w_out, b_out;            // (V, H), (V)
+  Ids ids;                        // (T, B) inputs
+  Ids last_targets, seq_targets;  // (B), (T·B)
+
+  Model(std::int64_t B_, std::int64_t T_, std::int64_t V_, std::int64_t H_) : B(B_), T(T_), V(V_), H(H_) {
+    Rng rng(42);
+    const float k = 1.f / std::sqrt(float(H));  // PyTorch's default init range
+    w_ih = Tensor::uniform({4 * H, V}, -k, k, rng).set_requires_grad();
+    w_hh = Tensor::uniform({4 * H, H}, -k, k, rng).set_requires_grad();
+    b_ih = Tensor::uniform({4 * H}, -k, k, rng).set_requires_grad();
+    b_hh = Tensor::uniform({4 * H}, -k, k, rng).set_requires_grad();
+    w_out = Tensor::uniform({V, H}, -k, k, rng).set_requires_grad();
+    b_out = Tensor::uniform({V}, -k, k, rng).set_requires_grad();
+    ids = {{T, B}, {}};
+    for (std::int64_t i = 0; i < T * B; ++i) ids.values.push_back(std::int32_t(rng.below(std::uint64_t(V))));
+    seq_targets = {{T * B}, {}};
+    for (std::int64_t i = 0; i < T * B; ++i) seq_targets.values.push_back(std::int32_t(rng.below(std::uint64_t(V))));
+    last_targets = {{B}, {seq_targets.values.begin(), seq_targets.values.begin() + B}};
+  }
+  std::vector<Tensor> params() const { return {w_ih, w_hh, b_ih, b_hh, w_out, b_out}; }
+};
+
+double lstm_flops(const Model& m, bool backward) {
+  const double step = 2.0 * double(m.B) * 4.0 * double(m.H) * double(m.H);
+  return step * double(m.T) + (backward ? 2.0 * step * double(m.T - 1) : 0.0);
+}
+
+void set_counters(benchmark::State& state, double timesteps, double flops) {
+  using benchmark::Counter;
+  state.counters["ms/step"] = Counter(1e-3, Counter::kIsIterationInvariantRate | Counter::kInvert);
+  state.counters["timesteps/s"] = Counter(timesteps, Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = Counter(flops * 1e-9, Counter::kIsIterationInvariantRate);
+}
+
+// One full training step; loss on every step (seq) or on the last one.
+void train_step(Model& m, optim::Adam& adam, bool every_step) {
+  adam.zero_grad();
+  const Tensor packed = lstm_sequence_ids(m.ids, Tensor(), Tensor(), m.w_ih, m.w_hh, m.b_ih, m.b_hh);  // (T+1, B, H)
+  Tensor loss;
+  if (every_step) {
+    const Tensor hs = reshape(slice(packed, 0, 0, m.T), {m.T * m.B, m.H});  // (T·B, H)
+    loss = cross_entropy(linear(hs, m.w_out, m.b_out), m.seq_targets);
+  } else {
+    const Tensor h_last = reshape(slice(packed, 0, m.T - 1, m.T), {m.B, m.H});  // (B, H)
+    loss = cross_entropy(linear(h_last, m.w_out, m.b_out), m.last_targets);
+  }
+  loss.backward();
+  adam.step();
+}
+
+// Every legato benchmark starts by claiming its threads: the libtorch
+// comparison (same process) changes OpenMP's thread count.
+void use_legato_threads() { set_num_threads(init_threads_from_env()); }
+
+void BM_train(benchmark::State& state, bool every_step) {
+  use_legato_threads();
+  Model m(state.range(0), state.range(1), state.range(2), state.range(3));
+  optim::Adam adam(m.params(), 1e-3f);
+  train_step(m, adam, every_step);  // warm-up: allocations, Adam state
+  for (auto _ : state) train_step(m, adam, every_step);
+  const double rows = every_step ? double(m.T * m.B) : double(m.B);
+  set_counters(state, double(m.T * m.B), lstm_flops(m, true) + 6.0 * rows * double(m.H * m.V));
+}
+
+void BM_lstm_train_last(benchmark::State& state) { BM_train(state, false); }
+void BM_lstm_train_seq(benchmark::State& state) { BM_train(state, true); }
+
+// The LSTM alone, forward and backward with a fixed output gradient: no head,
+// no optimiser. The like-for-like of oneDNN's primitive (dnnl_lstm_fwd_bwd).
+void BM_lstm_fwd_bwd(benchmark::State& state) {
+  use_legato_threads();
+  Model m(state.range(0), state.range(1), state.range(2), state.range(3));
+  Rng rng(3);
+  const Tensor seed = Tensor::uniform({m.T + 1, m.B, m.H}, -1e-3f, 1e-3f, rng);
+  for (auto _ : state) {
+    for (Tensor& p : m.params()) p.zero_grad();
+    lstm_sequence_ids(m.ids, Tensor(), Tensor(), m.w_ih, m.w_hh, m.b_ih, m.b_hh).backward(seed);
+  }
+  set_counters(state, double(m.T * m.B), lstm_flops(m, true));
+}
+
+// The same LSTM fed the one-hot matrix (T, B, V) through the dense entry point:
+// what the token-id gather saves (the input GEMM, dW_ih as a GEMM, and dx).
+void BM_lstm_fwd_bwd_onehot(benchmark::State& state) {
+  use_legato_threads();
+  Model m(state.range(0), state.range(1), state.range(2), state.range(3));
+  Tensor x = Tensor::zeros({m.T, m.B, m.V});
+  for (std::int64_t r = 0; r < m.T * m.B; ++r) x.data()[r * m.V + m.ids.values[std::size_t(r)]] = 1.f;
+  x.set_requires_grad();  // as a layer inside a network would: dx is computed
+  Rng rng(3);
+  const Tensor seed = Tensor::uniform({m.T + 1, m.B, m.H}, -1e-3f, 1e-3f, rng);
+  for (auto _ : state) {
+    for (Tensor& p : m.params()) p.zero_grad();
+    x.zero_grad();
+    lstm_sequence(x, Tensor(), Tensor(), m.w_ih, m.w_hh, m.b_ih, m.b_hh).backward(seed);
+  }
+  const double input = 2.0 * double(m.T * m.B) * 4.0 * double(m.H * m.V);  // x·W_ihᵀ, dW_ih, dx
+  set_counters(state, double(m.T * m.B), lstm_flops(m, true) + 3.0 * input);
+}
+
+void BM_lstm_forward(benchmark::State& state) {
+  use_legato_threads();
+  Model m(state.range(0), state.range(1), state.range(2), state.range(3));
+  NoGradGuard no_grad;
+  for (auto _ : state) {
+    const Tensor packed = lstm_sequence_ids(m.ids, Tensor(), Tensor(), m.w_ih, m.w_hh, m.b_ih, m.b_hh);
+    const Tensor logits = linear(reshape(slice(packed, 0, 0, m.T), {m.T * m.B, m.H}), m.w_out, m.b_out);
+    benchmark::DoNotOptimize(logits.data());
+  }
+  set_counters(state, double(m.T * m.B), lstm_flops(m, false) + 2.0 * double(m.T * m.B * m.H * m.V));
+}
+
+void BM_lstm_generate_token(benchmark::State& state) {
+  use_legato_threads();
+  Model m(1, 1, state.range(2), state.range(3));
+  LstmInferLayer layer(m.w_ih, m.w_hh, m.b_ih, m.b_hh);
+  LinearInfer head(m.w_out, m.b_out);
+  std::vector<float> h(std::size_t(m.H), 0.f), c(h), logits(std::size_t(m.V));
+  Rng rng(7);
+  std::int32_t token = 0;
+  for (auto _ : state) {
+    layer.step_ids(&token, 1, h.data(), c.data());
+    head.logits(h.data(), logits.data());
+    token = sample_logits(logits.data(), m.V, 0.7f, rng);
+  }
+  benchmark::DoNotOptimize(token);
+  set_counters(state, 1.0, 2.0 * (4.0 * double(m.H * m.H) + double(m.H * m.V)));
+  state.counters["us/token"] = benchmark::Counter(1e-6, benchmark::Counter::kIsIterationInvariantRate |
+                                                            benchmark::Counter::kInvert);
+}
+
+// The FMA peak: every thread runs independent FMA chains on registers only
+// (12 accumulators hide the 4-cycle latency on 2 pipes).
+void BM_fma_peak(benchmark::State& state) {
+  use_legato_threads();
+  constexpr long kIters = 1 << 20;
+  int threads = 1;
+  for (auto _ : state) {
+#pragma omp parallel
+    {
+#pragma omp single
+      threads = num_threads();
+#ifdef __AVX512F__
+      __m512 acc[12];
+      for (int k = 0; k < 12; ++k) acc[k] = _mm512_set1_ps(float(k));
+      const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-3f);
+      for (long i = 0; i < kIters; ++i)
+        for (int k = 0; k < 12; ++k) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
+      alignas(64) float sink[16];
+      for (int k = 1; k < 12; ++k) acc[0] = _mm512_add_ps(acc[0], acc[k]);
+      _mm512_store_ps(sink, acc[0]);
+      benchmark::DoNotOptimize(sink);
+#else
+      float acc[12][16];
+      for (int k = 0; k < 12; ++k)
+        for (int l = 0; l < 16; ++l) acc[k][l] = float(k + l);
+      for (long i = 0; i < kIters; ++i)
+        for (int k = 0; k < 12; ++k)
+          for (int l = 0; l < 16; ++l) acc[k][l] = acc[k][l] * 0.999f + 1e-3f;
+      benchmark::DoNotOptimize(acc);
+#endif
+    }
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(double(threads) * kIters * 12 * 16 * 2 * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["threads"] = threads;
+}
+
+void BM_sgemm_eigen(benchmark::State& state) {
+  use_legato_threads();
+  using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const auto M = state.range(0), K = state.range(1), N = state.range(2);
+  RowMatrix a = RowMatrix::Random(M, K), b = RowMatrix::Random(K, N), c(M, N);
+  for (auto _ : state) {
+    c.noalias() = a * b;
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * double(M * K * N) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+#if LEGATO_LSTM_FAST_ENGINE
+// The recurrent micro-kernel alone, on one thread: a forward step's worth of
+// 6×64 tiles (B = 64 rows, K = H, 4H/64 panels), no epilogue. Against fma_peak
+// at one thread this is the kernel's efficiency.
+void BM_kernel_gemm_tile(benchmark::State& state) {
+  const std::int64_t B = 64, K = state.range(0), panels = 4 * K / 64;
+  std::vector<float> A(std::size_t(B * K), 0.5f), P(std::size_t(panels * K * 64), 0.25f);
+  alignas(64) float tile[6 * 64];
+  for (auto _ : state)
+    for (std::int64_t p = 0; p < panels; ++p)
+      for (std::int64_t r0 = 0; r0 < B; r0 += 6) {
+        lstm_kernels::avx512::gemm_tile_rows<4>(int(std::min<std::int64_t>(6, B - r0)), A.data() + r0 * K, K,
+                                                P.data() + p * K * 64, K, tile);
+        benchmark::DoNotOptimize(tile);
+      }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * double(B * K * 64 * panels) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// dW_hh = dzᵀ h_prev with the packed GEMM (compare sgemm_eigen on the same shape).
+void BM_gemm_at_b(benchmark::State& state) {
+  use_legato_threads();
+  const auto M = state.range(0), K = state.range(1), N = state.range(2);
+  std::vector<float> a(std::size_t(K * M), 0.5f), b(std::size_t(K * N), 0.25f), c(std::size_t(M * N));
+  for (auto _ : state) {
+    gemm_avx512::gemm_at_b(a.data(), M, b.data(), N, c.data(), N, M, N, K, false);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * double(M * K * N) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+#endif
+
+// Eigen on dW_hh's shape, (4H, T·B)ᵀ... as the portable engine computes it.
+void BM_sgemm_eigen_at_b(benchmark::State& state) {
+  use_legato_threads();
+  using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const auto M = state.range(0), K = state.range(1), N = state.range(2);
+  RowMatrix a = RowMatrix::Random(K, M), b = RowMatrix::Random(K, N), c(M, N);
+  for (auto _ : state) {
+    c.noalias() = a.transpose() * b;
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * double(M * K * N) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"B", "T", "V", "H"});
+  for (std::int64_t H : {256, 512, 1024}) b->Args({64, 64, 45, H});
+  b->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
+}  // namespace
+
+BENCHMARK(BM_lstm_train_last)->Name("lstm_train_last")->Apply(shapes);
+BENCHMARK(BM_lstm_train_seq)->Name("lstm_train_seq")->Apply(shapes);
+BENCHMARK(BM_lstm_fwd_bwd)->Name("lstm_fwd_bwd")->Apply(shapes);
+BENCHMARK(BM_lstm_fwd_bwd_onehot)->Name("lstm_fwd_bwd_onehot")->Apply(shapes);
+BENCHMARK(BM_lstm_forward)->Name("lstm_forward")->Apply(shapes);
+BENCHMARK(BM_lstm_generate_token)
+    ->Name("lstm_generate_token")
+    ->ArgNames({"B", "T", "V", "H"})
+    ->Args({1, 1, 45, 256})
+    ->Args({1, 1, 45, 512})
+    ->Args({1, 1, 45, 1024})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK(BM_fma_peak)->Name("fma_peak")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_sgemm_eigen)
+    ->Name("sgemm_eigen")
+    ->ArgNames({"M", "K", "N"})
+    ->Args({1024, 1024, 1024})
+    ->Args({64, 256, 1024})
+    ->Args({1024, 4096, 256})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+#if LEGATO_LSTM_FAST_ENGINE
+BENCHMARK(BM_kernel_gemm_tile)->Name("kernel_gemm_tile")->ArgName("K")->Arg(256)->Arg(1024)->UseRealTime();
+BENCHMARK(BM_gemm_at_b)
+    ->Name("gemm_at_b")
+    ->ArgNames({"M", "K", "N"})
+    ->Args({1024, 4032, 256})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+#endif
+BENCHMARK(BM_sgemm_eigen_at_b)
+    ->Name("sgemm_eigen_at_b")
+    ->ArgNames({"M", "K", "N"})
+    ->Args({1024, 4032, 256})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+int main(int argc, char** argv) {
+  set_num_threads(init_threads_from_env());
+  const std::string engine = (LEGATO_LSTM_FAST_ENGINE && !lstm_kernels::force_portable()) ? "avx512 (lstm_kernels.hpp)"
+                                                                                          : "portable (Eigen GEMM)";
+  std::cout << build_info() << "\n  lstm engine: " << engine << "\n";
+  benchmark::AddCustomContext("legato_build", build_info());
+  benchmark::AddCustomContext("lstm_engine", engine);
+  benchmark::AddCustomContext("threads", std::to_string(num_threads()));
+#ifdef LEGATO_BENCH_TORCH
+  for (const char* name : {"OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "LEGATO_TORCH_THREADS", "OMP_WAIT_POLICY"}) {
+    const char* value = std::getenv(name);
+    std::cout << "  " << name << "=" << (value ? value : "(unset)") << "\n";
+    benchmark::AddCustomContext(name, value ? value : "(unset)");
+  }
+#endif
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -2,7 +2,8 @@
 # Installs the Debian packages legato needs, only those that are missing, so
 # the README's two commands work on a fresh Debian 12 machine.
 # Usage: scripts/setup.sh            (build, test and example dependencies)
-#        LEGATO_SETUP_EXTRA="libtorch-dev libdnnl-dev" scripts/setup.sh   (benchmark comparisons)
+#        LEGATO_SETUP_EXTRA="libtorch-dev libdnnl-dev libopenblas0-pthread" scripts/setup.sh
+#                                    (the side-by-side comparisons in bench/, see bench/RESULTS.md)
 set -euo pipefail
 
 packages=(

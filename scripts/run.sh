@@ -1,8 +1,23 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build, and run the flagship example.
+# The main job: install what is missing, build, train the LSTM melody model,
+# and generate melodies you can listen to (MIDI) and read (**kern).
+#
+#   scripts/run.sh                                  # the small corpus shipped in data/
+#   LEGATO_ESAC_DIR=/path/to/esac/han scripts/run.sh   # a collection of the ESAC corpus
+#
+# Environment: LEGATO_OUT (output folder, default out/), LEGATO_TRAIN_SECONDS
+# (training budget, default 60), LEGATO_NUM_THREADS (default: all cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build/release -j"$(nproc)" --target autograd_tour
-build/release/examples/autograd_tour/autograd_tour
+cmake --build build/release -j"$(nproc)" --target melody_lstm
+
+corpus=${LEGATO_ESAC_DIR:-data}
+out=${LEGATO_OUT:-out}
+mkdir -p "$out/melodies"
+lstm=build/release/examples/melody_lstm/melody_lstm
+"$lstm" train --corpus "$corpus" --out "$out/model.safetensors" \
+  --time-budget "${LEGATO_TRAIN_SECONDS:-60}" --metrics-json "$out/metrics.json"
+"$lstm" generate --model "$out/model.safetensors" --count 10 --out-dir "$out/melodies"
+echo "melodies written to $out/melodies (.mid to listen, .krn to read)"

@@ -1,0 +1,326 @@
+#pragma once
+// melody_lstm data: the corpus as token ids, and the two batching regimes.
+//
+//   MelodyData data = load_melody_data("/data/esac/han");   // vocabulary + train / held-out ids
+//   SequenceBatcher seq(data.train, B, T, delimiter, 1, true, seed);  // --mode sequence (default)
+//   WindowBatcher win(data.train, B, T, delimiter);          // --mode window (the seed's regime)
+//
+// Sequence mode. Each of the B lanes reads one song at a time, in chunks of T
+// steps. A song of L tokens is read as
+//     input   /  s1 s2 … sL          (L + 1 steps, "/" is the start symbol)
+//     target  s1 s2 … sL  /          (the end of the song is a target too)
+// The LSTM state is carried from one chunk of a song to the next (truncated
+// BPTT) and reset to zero when the lane starts a new song. A chunk that runs
+// past the end of its song is padded: the padding targets are kIgnore and
+// never count. Every song token is a target exactly once per epoch, and a
+// lane that finishes a song takes the next one at once, from the next
+// epoch's order if need be, so that no lane idles.
+//
+// Window mode (spec §6.1). The training songs form one stream, each song
+// followed by 64 "/"; window i is input ids[i .. i+T-1] and target ids[i+T],
+// every window read from the zero state, the loss on the last step only.
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "legato/music/corpus.hpp"
+#include "legato/music/timeseries.hpp"
+#include "legato/music/vocabulary.hpp"
+#include "legato/tensor.hpp"
+#include "legato/util/error.hpp"
+#include "legato/util/random.hpp"
+
+namespace melody_lstm {
+
+using legato::Ids;
+using legato::Rng;
+using legato::music::Vocabulary;
+
+inline constexpr std::int32_t kIgnore = -1;  // a target that never counts (padding)
+
+// A seed derived from the run's seed for one purpose (stream) and one index
+// (epoch, step), so that each is reproducible on its own and a resumed run
+// draws exactly what an uninterrupted run would have drawn.
+inline std::uint64_t derived_seed(std::uint64_t seed, std::uint64_t stream, std::uint64_t index) {
+  std::uint64_t x = seed * 0x9e3779b97f4a7c15ULL ^ (stream + 1) * 0xbf58476d1ce4e5b9ULL ^ (index + 1) * 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+// One song: its file name and its E-TS tokens as ids (no delimiters).
+struct SongIds {
+  std::string name;
+  std::vector<std::int32_t> ids;
+};
+
+struct MelodyData {
+  Vocabulary vocab;               // deterministic ids, from every kept song (both sides of the split)
+  std::vector<SongIds> train;     // file order
+  std::vector<SongIds> held_out;  // FNV-1a(name) % 10 == 0 (music/corpus.hpp)
+  std::string report;             // the corpus report (seen / kept / filtered …)
+
+  std::int64_t train_tokens() const { return count(train); }
+  std::int64_t held_out_tokens() const { return count(held_out); }
+
+ private:
+  static std::int64_t count(const std::vector<SongIds>& songs) {
+    std::int64_t n = 0;
+    for (const SongIds& s : songs) n += static_cast<std::int64_t>(s.ids.size());
+    return n;
+  }
+};
+
+// Reads, filters, transposes and encodes the corpus under `dir`.
+inline MelodyData load_melody_data(const std::filesystem::path& dir) {
+  using namespace legato::music;
+  legato::check(std::filesystem::is_directory(dir), "corpus directory '", dir.string(), "' does not exist");
+  const Corpus corpus = load_corpus(dir);
+  legato::check(!corpus.songs.empty(), "corpus '", dir.string(), "' has no usable song (",
+                corpus.report.seen, " .krn files seen)");
+  std::vector<std::vector<std::string>> tokens;
+  tokens.reserve(corpus.songs.size());
+  for (const CorpusSong& s : corpus.songs) tokens.push_back(encode_timeseries(s.song));
+
+  MelodyData data;
+  data.vocab = Vocabulary::from_songs(tokens);
+  data.report = corpus.report.to_string();
+  for (std::size_t i = 0; i < corpus.songs.size(); ++i) {
+    if (tokens[i].empty()) continue;  // cannot happen for kept songs (every duration is >= 1 step)
+    const std::vector<int> ids = data.vocab.encode(tokens[i]);
+    SongIds song{corpus.songs[i].file_name, std::vector<std::int32_t>(ids.begin(), ids.end())};
+    (corpus.songs[i].held_out ? data.held_out : data.train).push_back(std::move(song));
+  }
+  legato::check(!data.train.empty(), "corpus '", dir.string(), "' has no training song (all ",
+                data.held_out.size(), " kept songs are held out)");
+  return data;
+}
+
+// A deterministic permutation of 0..n-1 (Fisher-Yates).
+inline std::vector<std::size_t> shuffled_order(std::size_t n, std::uint64_t seed) {
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  Rng rng(seed);
+  for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  return order;
+}
+
+// ------------------------------------------------------------ sequence ----
+
+struct SequenceBatch {
+  Ids inputs;                  // (T, B) token ids
+  Ids targets;                 // (T·B) ids, kIgnore for padding; row t·B + b
+  std::vector<char> reset;     // (B): the lane starts a new song, its state restarts at zero
+  std::int64_t target_count = 0;
+};
+
+// Lanes that read whole songs in chunks of T (see the top of this file).
+//
+// The songs are handed out as one endless sequence of passes: pass p is a
+// permutation of all songs (seeded by (order_seed, p); file order when
+// order_seed is 0). A lane that finishes a song takes the next one, even if
+// it belongs to the next pass, so no lane ever idles at the end of an epoch;
+// an epoch is over once every song of its pass has been handed out. With
+// repeat = false (evaluation) there is a single pass and next() returns false
+// when every song has been read.
+//
+// `start` is the number of "/" read before each song (1 in training; a model
+// trained in window mode is evaluated after the seed's 64 start symbols): the
+// first start-1 of them have no target.
+class SequenceBatcher {
+ public:
+  SequenceBatcher(const std::vector<SongIds>& songs, std::int64_t B, std::int64_t T, std::int32_t delimiter,
+                  std::int64_t start, bool repeat, std::uint64_t order_seed)
+      : songs_(songs), B_(B), T_(T), delimiter_(delimiter), start_(start), repeat_(repeat), order_seed_(order_seed),
+        lanes_(static_cast<std::size_t>(B)) {
+    legato::check(B > 0 && T > 0 && start >= 1, "SequenceBatcher: B, T and start must be positive");
+    legato::check(!songs.empty(), "SequenceBatcher: no songs");
+  }
+
+  // Songs handed out to lanes so far (over all passes).
+  std::int64_t songs_started() const { return next_; }
+  std::int64_t songs_per_pass() const { return static_cast<std::int64_t>(songs_.size()); }
+
+  // Fills the next chunk; false when (repeat = false) every song has been read.
+  bool next(SequenceBatch& batch) {
+    const std::int64_t B = B_, T = T_;
+    batch.inputs.shape = {T, B};
+    batch.inputs.values.assign(static_cast<std::size_t>(T * B), delimiter_);
+    batch.targets.shape = {T * B};
+    batch.targets.values.assign(static_cast<std::size_t>(T * B), kIgnore);
+    batch.reset.assign(static_cast<std::size_t>(B), 0);
+    batch.target_count = 0;
+    bool any = false;
+    for (std::int64_t b = 0; b < B; ++b) {
+      Lane& lane = lanes_[static_cast<std::size_t>(b)];
+      if (lane.song < 0 || lane.position >= length(lane.song)) {  // finished: take the next song
+        if (!repeat_ && next_ >= songs_per_pass()) {
+          lane.song = -1;
+          batch.reset[static_cast<std::size_t>(b)] = 1;  // idle lane: all padding
+          continue;
+        }
+        lane.global = next_++;
+        lane.song = song_at(lane.global);
+        lane.position = 0;
+        batch.reset[static_cast<std::size_t>(b)] = 1;
+      }
+      any = true;
+      const std::vector<std::int32_t>& ids = songs_[static_cast<std::size_t>(lane.song)].ids;
+      const std::int64_t L = static_cast<std::int64_t>(ids.size());
+      const std::int64_t end = std::min(length(lane.song), lane.position + T);
+      for (std::int64_t p = lane.position; p < end; ++p) {
+        // Stream position p: the input is "/" during the start symbols, then
+        // song token p - start; the target is the token after it, and "/"
+        // after the last song token.
+        const std::int64_t t = p - lane.position;
+        const std::int64_t song_at = p - start_;  // index into ids of the input token (< 0: a start "/")
+        const std::size_t k = static_cast<std::size_t>(t * B + b);
+        batch.inputs.values[k] = song_at < 0 ? delimiter_ : ids[static_cast<std::size_t>(song_at)];
+        const std::int64_t target_at = song_at + 1;
+        if (target_at < 0) continue;  // an extra start symbol: nothing to predict yet
+        batch.targets.values[k] = target_at < L ? ids[static_cast<std::size_t>(target_at)] : delimiter_;
+        ++batch.target_count;
+      }
+      lane.position = end;
+    }
+    return any;
+  }
+
+  // About how many steps one pass takes: every song's chunks spread over B lanes.
+  std::int64_t steps_per_pass() const {
+    std::int64_t chunks = 0;
+    for (std::size_t i = 0; i < songs_.size(); ++i) chunks += (length(static_cast<std::int64_t>(i)) + T_ - 1) / T_;
+    return (chunks + B_ - 1) / B_;
+  }
+
+  // The lanes and the song counter as text ("next k:pos k:pos …"), so that a
+  // checkpoint can resume in the middle of a song.
+  std::string save_state() const {
+    std::string text = std::to_string(next_);
+    for (const Lane& lane : lanes_) text += " " + std::to_string(lane.global) + ":" + std::to_string(lane.position);
+    return text;
+  }
+  void load_state(const std::string& text) {
+    std::istringstream in(text);
+    std::int64_t next = -1;
+    in >> next;
+    legato::check(bool(in) && next >= 0, "SequenceBatcher: bad saved state '", text, "'");
+    std::vector<Lane> lanes(lanes_.size());
+    for (Lane& lane : lanes) {
+      char colon = 0;
+      in >> lane.global >> colon >> lane.position;
+      legato::check(bool(in) && colon == ':' && lane.global >= -1 && lane.global < next && lane.position >= 0,
+                    "SequenceBatcher: bad saved state '", text, "' (", lanes_.size(), " lanes expected)");
+      lane.song = lane.global < 0 ? -1 : song_at(lane.global);
+      legato::check(lane.song < 0 || lane.position <= length(lane.song), "SequenceBatcher: saved position ",
+                    lane.position, " is past the end of its song");
+    }
+    std::string rest;
+    legato::check(!(in >> rest), "SequenceBatcher: saved state has more lanes than ", lanes_.size());
+    next_ = next;
+    lanes_ = std::move(lanes);
+  }
+
+ private:
+  struct Lane {
+    std::int64_t song = -1;    // index into songs_, -1 when none
+    std::int64_t global = -1;  // its number in the endless sequence of songs
+    std::int64_t position = 0;
+  };
+
+  // Steps of a song's stream: start symbols, then its tokens.
+  std::int64_t length(std::int64_t song) const {
+    return start_ + static_cast<std::int64_t>(songs_[static_cast<std::size_t>(song)].ids.size());
+  }
+
+  // The song with number k in the endless sequence of passes.
+  std::int64_t song_at(std::int64_t k) {
+    const std::int64_t n = songs_per_pass(), pass = k / n;
+    if (order_seed_ == 0) return k % n;
+    if (pass != order_pass_) {
+      order_ = shuffled_order(static_cast<std::size_t>(n), derived_seed(order_seed_, 4, static_cast<std::uint64_t>(pass)));
+      order_pass_ = pass;
+    }
+    return static_cast<std::int64_t>(order_[static_cast<std::size_t>(k % n)]);
+  }
+
+  const std::vector<SongIds>& songs_;
+  std::int64_t B_, T_;
+  std::int32_t delimiter_;
+  std::int64_t start_;
+  bool repeat_;
+  std::uint64_t order_seed_;
+  std::vector<Lane> lanes_;
+  std::int64_t next_ = 0;  // the next song number to hand out
+  std::vector<std::size_t> order_;
+  std::int64_t order_pass_ = -1;
+};
+
+// -------------------------------------------------------------- window ----
+
+// The seed's delimited stream: every song followed by `delimiters` "/".
+inline std::vector<std::int32_t> delimited_stream(const std::vector<SongIds>& songs, std::int32_t delimiter,
+                                                  std::int64_t delimiters = legato::music::kSequenceLength) {
+  std::vector<std::int32_t> stream;
+  for (const SongIds& s : songs) {
+    stream.insert(stream.end(), s.ids.begin(), s.ids.end());
+    stream.insert(stream.end(), static_cast<std::size_t>(delimiters), delimiter);
+  }
+  return stream;
+}
+
+struct WindowBatch {
+  Ids inputs;   // (T, B)
+  Ids targets;  // (B): the token after each window
+};
+
+// Sliding windows of T over the delimited stream, shuffled each epoch, in
+// batches of B (the last one may be smaller), as Keras' fit did for the seed.
+class WindowBatcher {
+ public:
+  WindowBatcher(const std::vector<SongIds>& songs, std::int64_t B, std::int64_t T, std::int32_t delimiter)
+      : stream_(delimited_stream(songs, delimiter)), B_(B), T_(T) {
+    legato::check(B > 0 && T > 0, "WindowBatcher: B and T must be positive");
+    legato::check(static_cast<std::int64_t>(stream_.size()) > T, "window mode: the training stream has ",
+                  stream_.size(), " tokens, not more than --seq-len ", T);
+    windows_ = static_cast<std::int64_t>(stream_.size()) - T;
+  }
+
+  std::int64_t windows() const { return windows_; }
+  std::int64_t steps_per_epoch() const { return (windows_ + B_ - 1) / B_; }
+
+  void begin_epoch(std::uint64_t shuffle_seed) {
+    order_ = shuffled_order(static_cast<std::size_t>(windows_), shuffle_seed);
+    next_ = 0;
+  }
+  // Jumps over `steps` batches (a resumed run continues where it stopped).
+  void skip(std::int64_t steps) { next_ = std::min<std::size_t>(order_.size(), next_ + static_cast<std::size_t>(steps * B_)); }
+
+  bool next(WindowBatch& batch) {
+    if (next_ >= order_.size()) return false;
+    const std::int64_t B = std::min<std::int64_t>(B_, static_cast<std::int64_t>(order_.size() - next_));
+    batch.inputs.shape = {T_, B};
+    batch.inputs.values.resize(static_cast<std::size_t>(T_ * B));
+    batch.targets.shape = {B};
+    batch.targets.values.resize(static_cast<std::size_t>(B));
+    for (std::int64_t b = 0; b < B; ++b) {
+      const std::size_t start = order_[next_ + static_cast<std::size_t>(b)];
+      for (std::int64_t t = 0; t < T_; ++t)
+        batch.inputs.values[static_cast<std::size_t>(t * B + b)] = stream_[start + static_cast<std::size_t>(t)];
+      batch.targets.values[static_cast<std::size_t>(b)] = stream_[start + static_cast<std::size_t>(T_)];
+    }
+    next_ += static_cast<std::size_t>(B);
+    return true;
+  }
+
+ private:
+  std::vector<std::int32_t> stream_;
+  std::int64_t B_, T_, windows_ = 0;
+  std::vector<std::size_t> order_;
+  std::size_t next_ = 0;
+};
+
+}  // namespace melody_lstm

@@ -1,0 +1,257 @@
+#pragma once
+// melody_lstm generation: incremental sampling, O(1) work per token.
+//
+// The seed re-ran the whole 64-step window for every new token (spec §6.4).
+// Here the LSTM state (h, c) is carried from token to token, so a token costs
+// one LSTM step (ops/lstm_infer.hpp) plus the Linear head and one draw:
+//
+//   state = zero; read the start symbols ("/" once, or 64 for a window-mode
+//   model) and the seed melody ("55" by default);
+//   repeat up to --max-steps times:
+//     p = softmax(logits);  p' = p^(1/T) / Σ p^(1/T)  (= softmax(logits / T));
+//     draw a token from p'; if it is "/", stop (the "/" is not kept);
+//     append it and feed it back.
+//
+// The tokens (seed + drawn) become notes with decode_timeseries (spec §6.5,
+// without the seed's dropped last token) and are written as .mid and .krn.
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "legato/music/key.hpp"
+#include "legato/music/song_io.hpp"
+#include "legato/music/timeseries.hpp"
+#include "legato/ops/lstm_infer.hpp"
+
+#include "model.hpp"
+
+namespace melody_lstm {
+
+// The trained network as plain arrays for one-row steps (no autograd).
+class Generator {
+ public:
+  explicit Generator(const MelodyLstm& model) : head_(model.head->weight, model.head->bias) {
+    const legato::nn::NamedTensors params = model.lstm->named_parameters();
+    auto find = [&](const std::string& name) {
+      for (const auto& [n, t] : params)
+        if (n == name) return t;
+      legato::fail("Generator: the LSTM has no parameter '", name, "'");
+    };
+    for (std::int64_t k = 0; k < model.lstm->options().num_layers; ++k) {
+      const std::string s = "_l" + std::to_string(k);
+      layers_.emplace_back(find("weight_ih" + s), find("weight_hh" + s), find("bias_ih" + s), find("bias_hh" + s));
+    }
+    H_ = model.hidden_size();
+    logits_.resize(static_cast<std::size_t>(head_.out_features()));
+    reset();
+  }
+
+  std::int64_t vocab_size() const { return head_.out_features(); }
+
+  void reset() {
+    h_.assign(layers_.size() * static_cast<std::size_t>(H_), 0.f);
+    c_.assign(h_.size(), 0.f);
+  }
+
+  // Reads one token; logits() then holds the scores of the next one.
+  void feed(std::int32_t token) {
+    for (std::size_t k = 0; k < layers_.size(); ++k) {
+      float* h = h_.data() + k * static_cast<std::size_t>(H_);
+      float* c = c_.data() + k * static_cast<std::size_t>(H_);
+      if (k == 0)
+        layers_[k].step_ids(&token, 1, h, c);
+      else
+        layers_[k].step(h_.data() + (k - 1) * static_cast<std::size_t>(H_), 1, h, c);
+    }
+    head_.logits(h_.data() + (layers_.size() - 1) * static_cast<std::size_t>(H_), logits_.data());
+  }
+  const float* logits() const { return logits_.data(); }
+
+ private:
+  std::vector<legato::LstmInferLayer> layers_;
+  legato::LinearInfer head_;
+  std::int64_t H_ = 0;
+  std::vector<float> h_, c_;  // (layers, H)
+  std::vector<float> logits_;  // (V)
+};
+
+struct SampleOptions {
+  float temperature = 0.7f;
+  std::int64_t max_steps = 500;
+  std::uint64_t rng_seed = 1;
+};
+
+struct Sample {
+  std::vector<std::string> tokens;  // the seed, then the drawn tokens (no "/")
+  std::int64_t drawn = 0;           // tokens drawn, the final "/" included
+  bool ended = false;               // the model drew "/" before max_steps
+  double seconds = 0;               // time spent drawing (feed + head + draw)
+};
+
+inline void check_sample_options(const SampleOptions& o) {
+  legato::check(o.temperature > 0.f && std::isfinite(o.temperature), "--temperature must be > 0, got ", o.temperature);
+  legato::check(o.max_steps >= 1 && o.max_steps <= 1000000, "--max-steps must be in 1..1000000, got ", o.max_steps);
+}
+
+// Ids of seed tokens, or an error naming the token and the vocabulary.
+inline std::vector<std::int32_t> seed_ids(const std::vector<std::string>& tokens, const Vocabulary& vocab,
+                                          const std::string& what) {
+  std::vector<std::int32_t> ids;
+  for (const std::string& t : tokens) {
+    legato::check(t != legato::music::kDelimiterToken, what, ": the seed contains the delimiter '/'");
+    const auto id = vocab.find(t);
+    legato::check(id.has_value(), what, ": token '", t, "' is not in the model's vocabulary [", vocab.to_string(), "]");
+    ids.push_back(*id);
+  }
+  return ids;
+}
+
+// One melody: start symbols, the seed, then draws until "/" or max_steps.
+inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t start_symbols,
+                            const std::vector<std::string>& seed, const SampleOptions& o, std::uint64_t index) {
+  legato::Rng rng(derived_seed(o.rng_seed, 5, index));
+  const std::int32_t slash = vocab.delimiter_id();
+  const std::vector<std::int32_t> seed_id = seed_ids(seed, vocab, "--seed-melody");
+  Sample s;
+  s.tokens = seed;
+  g.reset();
+  for (std::int64_t i = 0; i < start_symbols; ++i) g.feed(slash);
+  for (std::int32_t id : seed_id) g.feed(id);
+  const auto begin = std::chrono::steady_clock::now();
+  for (std::int64_t step = 0; step < o.max_steps; ++step) {
+    const std::int32_t next = legato::sample_logits(g.logits(), g.vocab_size(), o.temperature, rng);
+    ++s.drawn;
+    if (next == slash) {
+      s.ended = true;
+      break;
+    }
+    s.tokens.push_back(vocab.token(next));
+    g.feed(next);
+  }
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  return s;
+}
+
+// Writes tokens as DIR/NAME.mid and DIR/NAME.krn; returns false for an empty melody.
+inline bool write_tokens(const std::filesystem::path& dir, const std::string& name, const std::vector<std::string>& tokens,
+                         const std::string& title) {
+  using namespace legato::music;
+  const Melody melody = decode_timeseries(tokens);
+  if (melody.empty()) return false;
+  MelodyInfo info;
+  info.title = title;
+  write_melody_midi(dir / (name + ".mid"), melody, info);
+  write_melody_kern(dir / (name + ".krn"), melody, info);
+  return true;
+}
+
+inline void make_output_dir(const std::string& dir) {
+  legato::check(!dir.empty(), "--out-dir DIR is required");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  legato::check(!ec && std::filesystem::is_directory(dir), "--out-dir '", dir, "' cannot be created: ", ec.message());
+}
+
+// The first `steps` E-TS tokens of a primer file (.krn or .mid), transposed to
+// C major / A minor as the training songs were (spec §6.6).
+struct Primer {
+  std::vector<std::string> tokens;
+  std::string key;  // of the original
+  int shift = 0;
+  std::size_t total_steps = 0;
+};
+
+inline Primer read_primer(const std::string& path, std::int64_t steps) {
+  using namespace legato::music;
+  legato::check(steps >= 1, "--primer-steps must be >= 1, got ", steps);
+  legato::check(std::filesystem::is_regular_file(path), "--primer '", path, "' is not a file");
+  const Song song = read_song(path);
+  legato::check(song.note_count() > 0, "--primer '", path, "' has no notes");
+  const Transposed t = transpose_to_c(song);
+  Primer p;
+  p.tokens = encode_timeseries(t.song);
+  legato::check(!p.tokens.empty(), "--primer '", path, "' has no 16th-note steps");
+  p.total_steps = p.tokens.size();
+  if (static_cast<std::int64_t>(p.tokens.size()) > steps) p.tokens.resize(static_cast<std::size_t>(steps));
+  p.key = key_display_name(t.key.key);
+  p.shift = t.shift;
+  return p;
+}
+
+// ------------------------------------------------- the two subcommands ----
+
+struct GenerateRequest {
+  std::string out_dir;
+  std::string prefix = "melody";       // files PREFIX_01.mid, PREFIX_01.krn, …
+  std::int64_t count = 10;
+  SampleOptions sample;
+  std::vector<std::string> seed{"55"};  // the seed's "un sol" (G3)
+  std::string title = "melody_lstm";
+  bool print = true;                    // the melodies and the timing on stdout
+};
+
+struct GenerateReport {
+  std::vector<Sample> samples;
+  std::vector<std::string> files;
+  double microseconds_per_token = 0;
+};
+
+inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequest& r) {
+  check_sample_options(r.sample);
+  legato::check(r.count >= 1 && r.count <= 10000, "--count must be in 1..10000, got ", r.count);
+  seed_ids(r.seed, m.vocab, "--seed-melody");  // fail before creating anything
+  make_output_dir(r.out_dir);
+  Generator g(*m.model);
+  GenerateReport report;
+  double seconds = 0;
+  std::int64_t drawn = 0;
+  for (std::int64_t i = 0; i < r.count; ++i) {
+    Sample s = sample_melody(g, m.vocab, m.hyper.start_symbols(), r.seed, r.sample, static_cast<std::uint64_t>(i));
+    seconds += s.seconds;
+    drawn += s.drawn;
+    char name[64];
+    std::snprintf(name, sizeof name, "%s_%02lld", r.prefix.c_str(), static_cast<long long>(i + 1));
+    const bool written = write_tokens(r.out_dir, name, s.tokens, r.title + " " + std::to_string(i + 1));
+    if (written) {
+      report.files.push_back((std::filesystem::path(r.out_dir) / (std::string(name) + ".mid")).string());
+      report.files.push_back((std::filesystem::path(r.out_dir) / (std::string(name) + ".krn")).string());
+    }
+    if (r.print) {
+      const std::size_t shown = std::min<std::size_t>(s.tokens.size(), 24);
+      std::vector<std::string> head(s.tokens.begin(), s.tokens.begin() + static_cast<std::ptrdiff_t>(shown));
+      std::printf("%s: %zu steps (%.1f quarters)%s  %s%s\n", name, s.tokens.size(), 0.25 * double(s.tokens.size()),
+                  s.ended ? "" : ", stopped at --max-steps", legato::music::join_tokens(head).c_str(),
+                  shown < s.tokens.size() ? " …" : "");
+      if (!written) std::printf("  (empty melody: nothing written)\n");
+    }
+    report.samples.push_back(std::move(s));
+  }
+  report.microseconds_per_token = drawn ? 1e6 * seconds / double(drawn) : 0;
+  if (r.print)
+    std::printf("generated %lld melodies, %lld tokens drawn, %.2f us per token (incremental; %lld start symbols), files in %s\n",
+                static_cast<long long>(r.count), static_cast<long long>(drawn), report.microseconds_per_token,
+                static_cast<long long>(m.hyper.start_symbols()), r.out_dir.c_str());
+  return report;
+}
+
+// complete: the primer's first steps are the seed; the primer itself is
+// written too (primer.mid / primer.krn) so that one can hear where it starts.
+inline GenerateReport complete_melody(const LoadedModel& m, const std::string& primer_path, std::int64_t primer_steps,
+                                      GenerateRequest r) {
+  const Primer p = read_primer(primer_path, primer_steps);
+  seed_ids(p.tokens, m.vocab, "--primer '" + primer_path + "'");
+  make_output_dir(r.out_dir);
+  if (r.print)
+    std::printf("primer %s: key %s, shifted %+d semitones to C, %zu of %zu steps: %s\n", primer_path.c_str(),
+                p.key.c_str(), p.shift, p.tokens.size(), p.total_steps, legato::music::join_tokens(p.tokens).c_str());
+  write_tokens(r.out_dir, "primer", p.tokens, "primer");
+  r.seed = p.tokens;
+  r.prefix = "completion";
+  r.title = "melody_lstm completion of " + std::filesystem::path(primer_path).filename().string();
+  return generate_melodies(m, r);
+}
+
+}  // namespace melody_lstm

@@ -1,0 +1,260 @@
+// melody_lstm: the seed's LSTM melody generator (spec §6), trained with
+// truncated BPTT over whole songs by default, or in the seed's own window
+// regime for comparison. See docs/melody_lstm.md.
+//
+//   melody_lstm train    --corpus DIR --out MODEL.safetensors [--time-budget S] [--metrics-json F] …
+//   melody_lstm generate --model MODEL --out-dir DIR [--count 10] [--temperature 0.7] …
+//   melody_lstm complete --model MODEL --primer FILE.krn|FILE.mid --out-dir DIR [--primer-steps 29] …
+//   melody_lstm evaluate --model MODEL --corpus DIR
+//   melody_lstm --smoke  [--work-dir DIR] [--corpus DIR]
+//
+// Every error is one line on stderr and a non-zero exit (1 for bad input).
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "examples/common/example_main.hpp"
+#include "legato/music/timeseries.hpp"
+#include "legato/util/cli.hpp"
+#include "legato/util/timer.hpp"
+
+#include "data.hpp"
+#include "evaluate.hpp"
+#include "generate.hpp"
+#include "model.hpp"
+#include "smoke.hpp"
+#include "train.hpp"
+
+namespace {
+
+using legato::CommandLine;
+using namespace melody_lstm;
+
+// The corpus the project ships (data/), used when neither --corpus nor
+// LEGATO_ESAC_DIR is given and the folder exists.
+std::string default_corpus() {
+#ifdef MELODY_LSTM_DATA_DIR
+  std::error_code ec;
+  if (std::filesystem::is_directory(MELODY_LSTM_DATA_DIR, ec)) return MELODY_LSTM_DATA_DIR;
+#endif
+  return "";
+}
+
+// Generation draws one token at a time: a team of threads per token costs
+// more than it saves when other programs share the cores (measured in
+// docs/results.md), so generate and complete use one thread unless told.
+void one_thread_unless_told(const CommandLine& cli) {
+  const char* env = std::getenv("LEGATO_NUM_THREADS");
+  if (!cli.has("threads") && !(env && *env)) legato::set_num_threads(1);
+}
+
+// Declares --threads so that finish() accepts it; setup_threads() applies it later.
+void declare_threads(CommandLine& cli, long shown_default = legato::num_threads()) {
+  cli.integer("threads", shown_default, "worker threads for OpenMP and Eigen (or LEGATO_NUM_THREADS)");
+}
+
+// Prints the flags and returns true when --help was asked for.
+bool help(const CommandLine& cli, const char* usage) {
+  if (!cli.wants_help()) return false;
+  std::printf("usage: %s\n%s", usage, cli.help().c_str());
+  return true;
+}
+
+// The mode is read first: window mode defaults to the seed's batch, rate and schedule.
+Hyper hyper_flags(CommandLine& cli) {
+  const std::string mode =
+      cli.text("mode", "sequence", "sequence (truncated BPTT over whole songs) | window (the seed's regime)");
+  Hyper h = mode == "window" ? Hyper::window_defaults() : Hyper{};
+  h.mode = mode;
+  h.hidden = cli.integer("hidden", h.hidden, "LSTM hidden units H");
+  h.layers = cli.integer("layers", h.layers, "stacked LSTM layers");
+  h.dropout = static_cast<float>(cli.real("dropout", h.dropout, "dropout after the LSTM (and between layers)"));
+  h.batch = cli.integer("batch", h.batch, "lanes (sequence mode) or windows (window mode) per step; window: 64");
+  h.seq_len = cli.integer("seq-len", h.seq_len, "steps per chunk (sequence) or window length (window)");
+  h.lr = static_cast<float>(cli.real("lr", h.lr, "Adam learning rate; window: 0.001"));
+  h.schedule = cli.text("schedule", h.schedule,
+                        "cosine (decay to 0 over --epochs, else over --time-budget) | constant; window: constant");
+  h.clip = static_cast<float>(cli.real("clip", h.clip, "clip the global gradient norm (0 = off)"));
+  const long seed = cli.integer("seed", static_cast<long>(h.seed), "seed of the weights, song order and dropout");
+  legato::check(seed >= 0, "--seed must be >= 0, got ", seed);
+  h.seed = static_cast<std::uint64_t>(seed);
+  return h;
+}
+
+int cmd_train(const std::vector<std::string>& args) {
+  CommandLine cli("train", args);
+  TrainOptions opt;
+  opt.corpus = legato::examples::corpus_dir(cli, default_corpus());
+  opt.out = cli.text("out", "", "the checkpoint MODEL.safetensors (written after every epoch and at the end)");
+  opt.epochs = cli.integer("epochs", 0, "stop after N epochs in all (0: 10 without --time-budget, else no limit)");
+  opt.time_budget = cli.real("time-budget", 0, "seconds for the training loop; the final evaluation comes after");
+  opt.stop_after_steps = cli.integer("steps", 0, "stop after N optimiser steps of this run (0 = no limit; timing)");
+  opt.metrics_json = cli.text("metrics-json", "", "write the final metrics as one JSON object");
+  opt.resume = cli.flag("resume", "continue from --out (model, Adam state, epoch, lane state)");
+  opt.final_extras = !cli.flag("no-baseline", "skip the n-gram baseline and seed-style accuracy at the end");
+  opt.parallel = cli.text("parallel", opt.parallel,
+                          "lanes: each thread trains a share of the batch (robust on a busy machine) | units: the LSTM "
+                          "kernels split the hidden units");
+  Hyper h = hyper_flags(cli);
+  declare_threads(cli);
+  if (help(cli, "melody_lstm train --corpus DIR --out MODEL.safetensors [flags]")) return 0;
+  cli.finish();
+  legato::examples::require_directory(opt.corpus, "train");
+  legato::check(!opt.out.empty(), "train: --out MODEL.safetensors is required");
+  h.validate();
+  legato::check(opt.stop_after_steps >= 0, "--steps must be >= 0, got ", opt.stop_after_steps);
+  if (opt.epochs == 0 && opt.time_budget == 0) opt.epochs = 10;  // the seed's 10 epochs
+  if (opt.resume)
+    legato::check(std::filesystem::exists(opt.out), "train: --resume needs an existing checkpoint, '", opt.out,
+                  "' does not exist");
+  std::vector<std::string> given;
+  for (const char* flag : {"hidden", "layers", "dropout", "batch", "seq-len", "lr", "schedule", "clip", "mode", "seed"})
+    if (cli.has(flag)) given.push_back(flag);
+  // Read the corpus (and the checkpoint to resume) before the banner, so that
+  // bad input gets its one line of error and nothing else.
+  const MelodyData data = load_melody_data(opt.corpus);
+  if (opt.resume) require_same_vocabulary(load_model(opt.out).vocab, opt.out, data.vocab, opt.corpus);
+  legato::check(opt.parallel == "lanes" || opt.parallel == "units", "--parallel must be 'lanes' or 'units', got '",
+                opt.parallel, "'");
+  opt.threads = legato::examples::setup_threads(cli);
+  const double load_start = load_average();
+  std::fprintf(stderr, "load average at start: %.2f\n", load_start);
+
+  const TrainResult r = train(opt, h, given, &data);
+  std::printf("held-out: %s (%lld targets)\n", format_metrics(r.held_out).c_str(),
+              static_cast<long long>(r.held_out.targets));
+  if (r.ngram)
+    std::printf("n-gram baseline (order %d): NLL %.4f nats/step, accuracy %.4f; LSTM is %.1f%% lower\n", r.ngram->order,
+                r.ngram->metrics.nll(), r.ngram->metrics.accuracy(),
+                100.0 * (1.0 - r.held_out.nll() / r.ngram->metrics.nll()));
+  if (r.seed_style) std::printf("seed-style accuracy: %.4f over %lld windows\n", r.seed_style->accuracy,
+                                static_cast<long long>(r.seed_style->windows));
+  std::printf("train: %.1f s loop, %.1f s in steps, %.0f timesteps/s, peak RSS %.0f MB\n", r.progress.train_seconds,
+              r.step_seconds, r.step_seconds > 0 ? double(r.lane_steps) / r.step_seconds : 0.0, legato::peak_rss_mb());
+  if (!opt.metrics_json.empty()) write_metrics_json(opt.metrics_json, metrics_json(r, r.hyper, opt, load_start));
+  return 0;
+}
+
+std::string model_flag(CommandLine& cli) { return cli.text("model", "", "the checkpoint written by train"); }
+
+int cmd_generate(const std::vector<std::string>& args) {
+  CommandLine cli("generate", args);
+  const std::string model_path = model_flag(cli);
+  GenerateRequest r;
+  r.out_dir = cli.text("out-dir", "", "folder for the .mid and .krn files");
+  r.count = cli.integer("count", r.count, "melodies to generate");
+  r.sample.temperature = static_cast<float>(cli.real("temperature", r.sample.temperature, "sampling temperature T > 0"));
+  r.sample.max_steps = cli.integer("max-steps", r.sample.max_steps, "at most this many drawn tokens per melody");
+  const long rng_seed = cli.integer("rng-seed", 1, "seed of the sampler");
+  r.seed = legato::music::split_tokens(cli.text("seed-melody", "55", "the melody's first tokens (E-TS)"));
+  declare_threads(cli, 1);
+  if (help(cli, "melody_lstm generate --model MODEL --out-dir DIR [flags]")) return 0;
+  cli.finish();
+  legato::check(!model_path.empty(), "generate: --model MODEL.safetensors is required");
+  legato::check(!r.out_dir.empty(), "generate: --out-dir DIR is required");
+  legato::check(rng_seed >= 0, "--rng-seed must be >= 0, got ", rng_seed);
+  r.sample.rng_seed = static_cast<std::uint64_t>(rng_seed);
+  check_sample_options(r.sample);
+  const LoadedModel m = load_model(model_path);
+  seed_ids(r.seed, m.vocab, "--seed-melody");
+  one_thread_unless_told(cli);
+  legato::examples::setup_threads(cli);
+  generate_melodies(m, r);
+  return 0;
+}
+
+int cmd_complete(const std::vector<std::string>& args) {
+  CommandLine cli("complete", args);
+  const std::string model_path = model_flag(cli);
+  const std::string primer = cli.text("primer", "", "a .krn or .mid melody to continue");
+  const long primer_steps =
+      cli.integer("primer-steps", 29, "16th steps of the primer to keep (29: the seed's cut of france12)");
+  GenerateRequest r;
+  r.count = 5;
+  r.out_dir = cli.text("out-dir", "", "folder for the .mid and .krn files");
+  r.count = cli.integer("count", r.count, "completions to generate");
+  r.sample.temperature = static_cast<float>(cli.real("temperature", r.sample.temperature, "sampling temperature T > 0"));
+  r.sample.max_steps = cli.integer("max-steps", r.sample.max_steps, "at most this many drawn tokens per melody");
+  const long rng_seed = cli.integer("rng-seed", 1, "seed of the sampler");
+  declare_threads(cli, 1);
+  if (help(cli, "melody_lstm complete --model MODEL --primer FILE.krn|FILE.mid --out-dir DIR [flags]")) return 0;
+  cli.finish();
+  legato::check(!model_path.empty(), "complete: --model MODEL.safetensors is required");
+  legato::check(!primer.empty(), "complete: --primer FILE.krn|FILE.mid is required");
+  legato::check(!r.out_dir.empty(), "complete: --out-dir DIR is required");
+  legato::check(rng_seed >= 0, "--rng-seed must be >= 0, got ", rng_seed);
+  r.sample.rng_seed = static_cast<std::uint64_t>(rng_seed);
+  check_sample_options(r.sample);
+  const LoadedModel m = load_model(model_path);
+  seed_ids(read_primer(primer, primer_steps).tokens, m.vocab, "--primer '" + primer + "'");
+  one_thread_unless_told(cli);
+  legato::examples::setup_threads(cli);
+  complete_melody(m, primer, primer_steps, r);
+  return 0;
+}
+
+int cmd_evaluate(const std::vector<std::string>& args) {
+  CommandLine cli("evaluate", args);
+  const std::string model_path = model_flag(cli);
+  const std::string corpus = legato::examples::corpus_dir(cli, default_corpus());
+  declare_threads(cli);
+  if (help(cli, "melody_lstm evaluate --model MODEL --corpus DIR")) return 0;
+  cli.finish();
+  legato::check(!model_path.empty(), "evaluate: --model MODEL.safetensors is required");
+  legato::examples::require_directory(corpus, "evaluate");
+  LoadedModel m = load_model(model_path);
+  const MelodyData data = load_melody_data(corpus);
+  require_same_vocabulary(m.vocab, model_path, data.vocab, corpus);
+  const int threads = legato::examples::setup_threads(cli);
+  std::printf("model %s: %s mode, H=%lld, %lld layer(s), trained %lld epochs + %lld steps in %.1f s on %s\n",
+              model_path.c_str(), m.hyper.mode.c_str(), static_cast<long long>(m.hyper.hidden),
+              static_cast<long long>(m.hyper.layers), static_cast<long long>(m.progress.epochs_done),
+              static_cast<long long>(m.progress.step_in_epoch), m.progress.train_seconds, m.corpus.c_str());
+  legato::Stopwatch clock;
+  const EvaluationReport report = evaluate_model(*m.model, m.hyper, data, threads);
+  print_evaluation(report, stdout);
+  std::printf("evaluated in %.1f s, peak RSS %.0f MB\n", clock.seconds(), legato::peak_rss_mb());
+  return 0;
+}
+
+int cmd_smoke(const std::vector<std::string>& args) {
+  CommandLine cli("--smoke", args);
+  SmokeOptions opt;
+  opt.work_dir = cli.text("work-dir", "", "keep the corpus, model and melodies here (default: a temporary folder)");
+  opt.corpus = cli.text("corpus", default_corpus(), "corpus to use (default: data/, else a tiny written one)");
+  declare_threads(cli);
+  if (help(cli, "melody_lstm --smoke [--work-dir DIR] [--corpus DIR]")) return 0;
+  cli.finish();
+  legato::examples::setup_threads(cli);
+  return run_smoke(opt);
+}
+
+constexpr const char* kUsage =
+    "usage: melody_lstm COMMAND [flags]   (COMMAND --help lists the flags)\n"
+    "  train     --corpus DIR --out MODEL.safetensors [--epochs N] [--time-budget S] [--mode sequence|window] …\n"
+    "  generate  --model MODEL --out-dir DIR [--count 10] [--temperature 0.7] [--seed-melody \"55\"] …\n"
+    "  complete  --model MODEL --primer FILE.krn|FILE.mid --out-dir DIR [--primer-steps 29] …\n"
+    "  evaluate  --model MODEL --corpus DIR\n"
+    "  --smoke   [--work-dir DIR] [--corpus DIR]   a tiny end-to-end run for CI\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return legato::examples::guarded_main("melody_lstm", argc, argv, [](const std::vector<std::string>& all) {
+    if (all.empty() || all[0] == "--help" || all[0] == "-h" || all[0] == "help") {
+      std::fputs(kUsage, all.empty() ? stderr : stdout);
+      return all.empty() ? 1 : 0;
+    }
+    const std::string command = all[0];
+    if (command == "--smoke") return cmd_smoke({all.begin() + 1, all.end()});
+    const std::vector<std::string> args(all.begin() + 1, all.end());
+    if (command == "train") return cmd_train(args);
+    if (command == "generate") return cmd_generate(args);
+    if (command == "complete") return cmd_complete(args);
+    if (command == "evaluate") return cmd_evaluate(args);
+    legato::fail("unknown command '", command, "' (expected train, generate, complete, evaluate or --smoke)");
+  });
+}

@@ -1,0 +1,311 @@
+#pragma once
+// melody_lstm model: the seed's network (spec §6.2) and its checkpoint.
+//
+//   token ids (T, B) ──LSTM(H, one-hot input as the token-id path)──► (T, B, H)
+//                    ──Dropout(p)──► Linear(H → V) ──► logits (T·B, V); softmax in the loss
+//
+// One-hot input: a one-hot row times W_ihᵀ is a column of W_ih, so the LSTM
+// gathers columns instead of multiplying (ops/lstm.hpp, lstm_sequence_ids);
+// the parameters are exactly those of PyTorch's nn.LSTM(input_size=V).
+//
+// A checkpoint is one safetensors file: the model's tensors under PyTorch's
+// names ("lstm.weight_ih_l0", …, "head.weight", "head.bias"), and while
+// training also the Adam state ("optim.…") and the carried LSTM state of the
+// lanes ("train.carry_h", "train.carry_c"), so that --resume continues
+// exactly. The metadata holds the vocabulary and every hyperparameter.
+
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "legato/io/checkpoint.hpp"
+#include "legato/io/safetensors.hpp"
+#include "legato/music/vocabulary.hpp"
+#include "legato/nn/dropout.hpp"
+#include "legato/nn/linear.hpp"
+#include "legato/nn/lstm.hpp"
+#include "legato/ops/shape.hpp"
+#include "legato/optim/adam.hpp"
+#include "legato/util/error.hpp"
+
+#include "data.hpp"
+
+namespace melody_lstm {
+
+using legato::Tensor;
+using legato::music::Vocabulary;
+
+inline const std::string kFormatName = "legato.melody_lstm";
+inline const std::string kFormatVersion = "1";
+
+// Every hyperparameter of a run; all of it goes into the checkpoint. The
+// network is the seed's; the training defaults of sequence mode were measured
+// to converge faster in wall time (docs/results.md), and window mode keeps
+// the seed's (see window_defaults()).
+struct Hyper {
+  std::int64_t hidden = 256;
+  std::int64_t layers = 1;
+  float dropout = 0.2f;
+  std::int64_t batch = 16;
+  std::int64_t seq_len = 64;
+  float lr = 3e-3f;
+  std::string schedule = "cosine";    // learning rate: constant, or cosine decay to 0 over the run
+  float clip = 0.f;                   // global gradient-norm clip, 0 = off (the seed had none)
+  std::string mode = "sequence";      // sequence | window
+  std::uint64_t seed = 1;
+
+  // The seed's training settings (spec §6.3): batch 64, Adam 1e-3, constant.
+  static Hyper window_defaults() {
+    Hyper h;
+    h.mode = "window";
+    h.batch = 64;
+    h.lr = 1e-3f;
+    h.schedule = "constant";
+    return h;
+  }
+
+  // "/" read before a song: 1 in sequence mode; the seed's 64 start symbols
+  // for a model trained on windows (it has only ever seen a song start after
+  // a run of delimiters).
+  std::int64_t start_symbols() const { return mode == "window" ? 64 : 1; }
+
+  void validate() const {
+    using legato::check;
+    check(hidden >= 1 && hidden <= 4096, "--hidden must be in 1..4096, got ", hidden);
+    check(layers >= 1 && layers <= 8, "--layers must be in 1..8, got ", layers);
+    check(dropout >= 0.f && dropout < 1.f, "--dropout must be in [0, 1), got ", dropout);
+    check(batch >= 1 && batch <= 4096, "--batch must be in 1..4096, got ", batch);
+    check(seq_len >= 1 && seq_len <= 4096, "--seq-len must be in 1..4096, got ", seq_len);
+    check(lr > 0.f && lr < 10.f, "--lr must be in (0, 10), got ", lr);
+    check(clip >= 0.f, "--clip must be >= 0, got ", clip);
+    check(mode == "sequence" || mode == "window", "--mode must be 'sequence' or 'window', got '", mode, "'");
+    check(schedule == "constant" || schedule == "cosine", "--schedule must be 'constant' or 'cosine', got '",
+          schedule, "'");
+  }
+};
+
+// How far training has gone; saved with every checkpoint.
+struct Progress {
+  std::int64_t epochs_done = 0;    // complete passes over the training songs
+  std::int64_t step_in_epoch = 0;  // steps of the current, unfinished epoch
+  std::int64_t global_step = 0;    // optimiser steps in all
+  double train_seconds = 0;        // wall time of the training loops so far
+  std::int64_t planned_steps = 0;  // the cosine schedule's length (0: constant)
+  std::string lanes;               // sequence mode: SequenceBatcher::save_state()
+};
+
+class MelodyLstm : public legato::nn::Module {
+ public:
+  std::shared_ptr<legato::nn::LSTM> lstm;
+  std::shared_ptr<legato::nn::Dropout> dropout;
+  std::shared_ptr<legato::nn::Linear> head;
+
+  // V tokens; weights drawn from a generator seeded with `seed` (PyTorch's
+  // default initialisation: U(±1/√H) for the LSTM, Kaiming-uniform for the head).
+  MelodyLstm(std::int64_t V, const Hyper& h) : V_(V), H_(h.hidden) {
+    legato::Rng init(derived_seed(h.seed, 1, 0));
+    legato::nn::LSTMOptions options;
+    options.input_size = V;
+    options.hidden_size = h.hidden;
+    options.num_layers = h.layers;
+    options.dropout = h.layers > 1 ? h.dropout : 0.f;  // between layers, as PyTorch's nn.LSTM
+    options.dropout_seed = derived_seed(h.seed, 2, 0);
+    lstm = register_module("lstm", std::make_shared<legato::nn::LSTM>(options, init));
+    dropout = register_module("dropout", std::make_shared<legato::nn::Dropout>(h.dropout, derived_seed(h.seed, 3, 0)));
+    head = register_module("head", std::make_shared<legato::nn::Linear>(h.hidden, V, true, init));
+  }
+
+  std::int64_t vocab_size() const { return V_; }
+  std::int64_t hidden_size() const { return H_; }
+
+  // Dropout masks of step `step` come from a generator seeded by (seed, step,
+  // replica): a resumed run draws the same masks as an uninterrupted one, and
+  // the replicas of lane parallelism (parallel.hpp) draw different ones.
+  void reseed_dropout(std::uint64_t seed, std::int64_t step, int replica = 0) {
+    const std::uint64_t stream = 16 * static_cast<std::uint64_t>(replica);
+    dropout->reseed(derived_seed(seed, 3 + stream, static_cast<std::uint64_t>(step)));
+    lstm->reseed_dropout(derived_seed(seed, 2 + stream, static_cast<std::uint64_t>(step)));
+  }
+
+  struct Output {
+    Tensor logits;                // (T·B, V), row t·B + b
+    legato::nn::LSTMState state;  // h, c (layers, B, H) after the last step
+  };
+
+  // ids (T, B); state (layers, B, H) or null for zeros.
+  Output forward(const legato::Ids& ids, const legato::nn::LSTMState* state = nullptr) {
+    legato::nn::LSTMOutput out = lstm->forward_ids(ids, state);  // (T, B, H)
+    const std::int64_t rows = ids.shape[0] * ids.shape[1];
+    const Tensor features = legato::reshape(out.output, {rows, H_});  // (T·B, H)
+    return {head->forward(dropout->forward(features)), out.state};
+  }
+
+  // The seed's training step: ids (T, B) from the zero state, logits of the
+  // last step only (B, V).
+  Tensor forward_last(const legato::Ids& ids) {
+    legato::nn::LSTMOutput out = lstm->forward_ids(ids);
+    const std::int64_t L = out.state.h.size(0), B = ids.shape[1];
+    const Tensor last = legato::reshape(legato::slice(out.state.h, 0, L - 1, L), {B, H_});  // h_T (B, H)
+    return head->forward(dropout->forward(last));
+  }
+
+  std::string describe() const override { return "MelodyLstm(V=" + std::to_string(V_) + ", H=" + std::to_string(H_) + ")"; }
+
+ private:
+  std::int64_t V_, H_;
+};
+
+// ----------------------------------------------------------- checkpoint ----
+
+inline std::map<std::string, std::string> checkpoint_metadata(const Hyper& h, const Vocabulary& vocab,
+                                                              const Progress& p, const std::string& corpus) {
+  auto real = [](double v) {
+    std::ostringstream s;
+    s.precision(9);
+    s << v;
+    return s.str();
+  };
+  return {{"format", kFormatName},
+          {"format_version", kFormatVersion},
+          {"vocabulary", vocab.to_string()},
+          {"vocab_size", std::to_string(vocab.size())},
+          {"hidden", std::to_string(h.hidden)},
+          {"layers", std::to_string(h.layers)},
+          {"dropout", real(h.dropout)},
+          {"batch", std::to_string(h.batch)},
+          {"seq_len", std::to_string(h.seq_len)},
+          {"lr", real(h.lr)},
+          {"schedule", h.schedule},
+          {"clip", real(h.clip)},
+          {"mode", h.mode},
+          {"seed", std::to_string(h.seed)},
+          {"start_symbols", std::to_string(h.start_symbols())},
+          {"optimizer", "Adam(beta1=0.9, beta2=0.999, eps=1e-7)"},
+          {"epochs_done", std::to_string(p.epochs_done)},
+          {"step_in_epoch", std::to_string(p.step_in_epoch)},
+          {"global_step", std::to_string(p.global_step)},
+          {"planned_steps", std::to_string(p.planned_steps)},
+          {"train_seconds", real(p.train_seconds)},
+          {"lanes", p.lanes},
+          {"corpus", corpus}};
+}
+
+// Everything a checkpoint holds beyond the model.
+struct TrainingState {
+  const legato::optim::Optimizer* optimizer = nullptr;  // its state is saved as "optim.<name>"
+  Tensor carry_h, carry_c;                              // (layers, B, H), undefined when none
+};
+
+inline void save_checkpoint(const std::string& path, const MelodyLstm& model, const Hyper& h, const Vocabulary& vocab,
+                            const Progress& p, const std::string& corpus, const TrainingState& training = {}) {
+  legato::StateDict tensors = model.state_dict();
+  if (training.optimizer)
+    for (auto& [name, t] : training.optimizer->state()) tensors.emplace_back("optim." + name, t);
+  if (training.carry_h.defined()) {
+    tensors.emplace_back("train.carry_h", training.carry_h);
+    tensors.emplace_back("train.carry_c", training.carry_c);
+  }
+  legato::save_safetensors(path, tensors, checkpoint_metadata(h, vocab, p, corpus));
+}
+
+struct LoadedModel {
+  std::unique_ptr<MelodyLstm> model;
+  Hyper hyper;
+  Vocabulary vocab;
+  Progress progress;
+  std::string corpus;
+  legato::SafetensorsFile file;  // keeps the optimiser and carry tensors for --resume
+};
+
+namespace detail {
+inline const std::string& meta(const legato::SafetensorsFile& f, const std::string& path, const std::string& key) {
+  const auto it = f.metadata.find(key);
+  legato::check(it != f.metadata.end(), "'", path, "': metadata '", key, "' is missing (not a melody_lstm checkpoint?)");
+  return it->second;
+}
+inline double meta_number(const legato::SafetensorsFile& f, const std::string& path, const std::string& key) {
+  const std::string& text = meta(f, path, key);
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  legato::check(!text.empty() && end && *end == '\0' && std::isfinite(v), "'", path, "': metadata '", key, "' = '",
+                text, "' is not a number");
+  return v;
+}
+inline std::int64_t meta_integer(const legato::SafetensorsFile& f, const std::string& path, const std::string& key) {
+  const double v = meta_number(f, path, key);
+  legato::check(v == std::floor(v) && std::fabs(v) < 9e15, "'", path, "': metadata '", key, "' = ", v,
+                " is not an integer");
+  return static_cast<std::int64_t>(v);
+}
+}  // namespace detail
+
+// Loads a checkpoint written by save_checkpoint. Every problem (not a
+// safetensors file, another program's file, a missing or misshapen tensor) is
+// one legato::Error naming the file.
+inline LoadedModel load_model(const std::string& path) {
+  LoadedModel out;
+  out.file = legato::load_safetensors(path);
+  const legato::SafetensorsFile& f = out.file;
+  const auto format = f.metadata.find("format");
+  legato::check(format != f.metadata.end() && format->second == kFormatName, "'", path,
+                "' is not a melody_lstm checkpoint (its metadata has no format=", kFormatName, ")");
+  legato::check(detail::meta(f, path, "format_version") == kFormatVersion, "'", path, "': format version ",
+                detail::meta(f, path, "format_version"), " is not supported (expected ", kFormatVersion, ")");
+  try {
+    out.vocab = Vocabulary::parse(detail::meta(f, path, "vocabulary"));
+  } catch (const legato::Error& e) {
+    legato::fail("'", path, "': bad vocabulary in the metadata: ", e.what());
+  }
+  Hyper& h = out.hyper;
+  h.hidden = detail::meta_integer(f, path, "hidden");
+  h.layers = detail::meta_integer(f, path, "layers");
+  h.dropout = static_cast<float>(detail::meta_number(f, path, "dropout"));
+  h.batch = detail::meta_integer(f, path, "batch");
+  h.seq_len = detail::meta_integer(f, path, "seq_len");
+  h.lr = static_cast<float>(detail::meta_number(f, path, "lr"));
+  h.schedule = detail::meta(f, path, "schedule");
+  h.clip = static_cast<float>(detail::meta_number(f, path, "clip"));
+  h.mode = detail::meta(f, path, "mode");
+  h.seed = static_cast<std::uint64_t>(detail::meta_integer(f, path, "seed"));
+  try {
+    h.validate();
+  } catch (const legato::Error& e) {
+    legato::fail("'", path, "': bad hyperparameters in the metadata: ", e.what());
+  }
+  Progress& p = out.progress;
+  p.epochs_done = detail::meta_integer(f, path, "epochs_done");
+  p.step_in_epoch = detail::meta_integer(f, path, "step_in_epoch");
+  p.global_step = detail::meta_integer(f, path, "global_step");
+  p.planned_steps = detail::meta_integer(f, path, "planned_steps");
+  p.train_seconds = detail::meta_number(f, path, "train_seconds");
+  p.lanes = detail::meta(f, path, "lanes");
+  out.corpus = detail::meta(f, path, "corpus");
+
+  out.model = std::make_unique<MelodyLstm>(out.vocab.size(), h);
+  const legato::StateDictReport report =
+      legato::load_state_dict(out.model->state_dict(), f, /*strict=*/false, "'" + path + "'");
+  legato::check(report.missing.empty(), "'", path, "' lacks tensor '", report.missing.empty() ? "" : report.missing[0],
+                "' of the model");
+  for (const std::string& name : report.unexpected)
+    legato::check(name.rfind("optim.", 0) == 0 || name.rfind("train.", 0) == 0, "'", path, "' has tensor '", name,
+                  "' that the model does not");
+  out.model->eval();
+  return out;
+}
+
+// A model only makes sense with the token ids it was trained on.
+inline void require_same_vocabulary(const Vocabulary& model, const std::string& model_path, const Vocabulary& corpus,
+                                    const std::string& corpus_dir) {
+  if (model == corpus) return;
+  legato::fail("model '", model_path, "' was trained on a vocabulary of ", model.size(), " tokens [", model.to_string(),
+               "] but corpus '", corpus_dir, "' gives ", corpus.size(), " tokens [", corpus.to_string(),
+               "]; use the corpus the model was trained on");
+}
+
+}  // namespace melody_lstm

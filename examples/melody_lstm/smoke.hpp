@@ -1,0 +1,230 @@
+#pragma once
+// melody_lstm --smoke: a tiny model, a few steps, every subcommand end to end,
+// in a few seconds. Each check can fail and names what went wrong:
+//   1. train 3 epochs (sequence mode): checkpoint per epoch, held-out NLL
+//      below the uniform model's log V;
+//   2. stop in the middle of epoch 2, --resume to epoch 3: the weights are
+//      bit-identical to those of the uninterrupted run (Adam state, song
+//      order, dropout masks and the lanes' carried state all restored);
+//   3. window mode (the seed's regime) trains and checkpoints;
+//   4. evaluate: LSTM metrics, the n-gram baseline, seed-style accuracy;
+//   5. generate and complete write .mid and .krn files that read back;
+//   6. bad input is refused: temperature 0, a model of another vocabulary,
+//      a file that is not a checkpoint.
+// The corpus is the shipped data/ folder when it has training and held-out
+// songs, else a tiny one written into the work folder.
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "legato/music/corpus.hpp"
+#include "legato/music/kern_reader.hpp"
+#include "legato/music/song_io.hpp"
+#include "legato/util/file.hpp"
+#include "legato/util/timer.hpp"
+
+#include "data.hpp"
+#include "evaluate.hpp"
+#include "generate.hpp"
+#include "model.hpp"
+#include "train.hpp"
+
+namespace melody_lstm {
+
+struct SmokeOptions {
+  std::string work_dir;  // "" = a temporary folder, removed afterwards
+  std::string corpus;    // "" or unusable = write a tiny one
+};
+
+namespace smoke {
+
+// Writes about 30 short C-major melodies (random walks on the scale) as
+// **kern, with names chosen so that a few of them are held out.
+inline void write_tiny_corpus(const std::filesystem::path& dir) {
+  using namespace legato::music;
+  std::filesystem::create_directories(dir);
+  legato::Rng rng(2024);
+  const int scale[] = {60, 62, 64, 65, 67, 69, 71, 72};
+  const double durations[] = {0.5, 1.0, 1.0, 0.5, 2.0, 0.25};
+  int held = 0, train = 0;
+  for (int i = 0; held < 3 || train < 24; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "tiny%03d.krn", i);
+    const bool is_held = is_held_out(name);
+    if ((is_held && held >= 3) || (!is_held && train >= 24)) continue;
+    (is_held ? held : train)++;
+    Melody melody;
+    int degree = static_cast<int>(rng.below(5));
+    const int notes = 8 + static_cast<int>(rng.below(9));
+    for (int n = 0; n < notes; ++n) {
+      degree = std::clamp(degree + static_cast<int>(rng.below(5)) - 2, 0, 7);
+      melody.push_back({scale[degree], durations[rng.below(6)]});
+    }
+    melody.push_back({60, 2.0});  // end on the tonic, as folk songs do
+    MelodyInfo info;
+    info.title = std::string("tiny song ") + std::to_string(i);
+    write_melody_kern(dir / name, melody, info);
+  }
+}
+
+inline bool usable_corpus(const std::string& dir) {
+  if (dir.empty()) return false;
+  try {
+    const MelodyData data = load_melody_data(dir);
+    return data.train.size() >= 4 && !data.held_out.empty();
+  } catch (const legato::Error&) {
+    return false;
+  }
+}
+
+inline bool same_weights(const MelodyLstm& a, const MelodyLstm& b, std::string& first_difference) {
+  const legato::nn::NamedTensors x = a.state_dict(), y = b.state_dict();
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (std::memcmp(x[i].second.data(), y[i].second.data(), sizeof(float) * static_cast<std::size_t>(x[i].second.numel()))) {
+      first_difference = x[i].first;
+      return false;
+    }
+  return true;
+}
+
+template <class F>
+bool throws(F&& f) {
+  try {
+    f();
+  } catch (const legato::Error&) {
+    return true;
+  }
+  return false;
+}
+
+}  // namespace smoke
+
+inline int run_smoke(const SmokeOptions& o) {
+  namespace fs = std::filesystem;
+  using legato::check;
+  legato::Stopwatch clock;
+  const bool temporary = o.work_dir.empty();
+  const fs::path dir = temporary ? fs::temp_directory_path() / ("melody_lstm_smoke_" + std::to_string(getpid()))
+                                 : fs::path(o.work_dir);
+  fs::create_directories(dir);
+  int checks = 0;
+  auto ok = [&](bool condition, const std::string& what) {
+    check(condition, "smoke: FAILED: ", what);
+    ++checks;
+  };
+
+  std::string corpus = o.corpus;
+  if (!smoke::usable_corpus(corpus)) {
+    corpus = (dir / "corpus").string();
+    smoke::write_tiny_corpus(corpus);
+  }
+  const MelodyData data = load_melody_data(corpus);
+  std::printf("smoke: corpus %s, %zu training and %zu held-out songs, vocabulary of %d\n", corpus.c_str(),
+              data.train.size(), data.held_out.size(), data.vocab.size());
+
+  Hyper h;
+  h.hidden = 32;
+  h.batch = 4;
+  h.seq_len = 16;
+  h.lr = 1e-2f;
+  h.seed = 7;  // the default cosine schedule: over the 3 epochs, so the resumed run must restore it too
+  TrainOptions t;
+  t.corpus = corpus;
+  t.quiet = true;
+  t.final_extras = false;
+  t.threads = legato::num_threads();
+
+  // 1. three epochs in one go
+  t.out = (dir / "model.safetensors").string();
+  t.epochs = 3;
+  const TrainResult full = train(t, h);
+  ok(full.history.size() == 3 && full.progress.epochs_done == 3, "3 epochs recorded");
+  const double uniform = std::log(double(data.vocab.size()));
+  ok(full.held_out.nll() < uniform, legato::detail::concat("held-out NLL ", full.held_out.nll(),
+                                                             " is below the uniform model's ", uniform));
+  std::printf("smoke: trained 3 epochs (%lld steps): held-out %s\n", static_cast<long long>(full.steps),
+              format_metrics(full.held_out).c_str());
+
+  // 2. stop in the middle of epoch 2, then resume to epoch 3
+  t.out = (dir / "resumed.safetensors").string();
+  const std::int64_t per_epoch = full.steps / 3;
+  t.stop_after_steps = per_epoch + std::max<std::int64_t>(1, per_epoch / 2);
+  const TrainResult part = train(t, h);
+  ok(part.progress.epochs_done == 1 && part.progress.step_in_epoch > 0, "the interrupted run stopped inside epoch 2");
+  t.stop_after_steps = 0;
+  t.resume = true;
+  const TrainResult rest = train(t, Hyper{}, {});
+  t.resume = false;
+  ok(rest.progress.epochs_done == 3 && rest.progress.global_step == full.progress.global_step,
+     "the resumed run finished epoch 3 with the same number of steps");
+  {
+    const LoadedModel a = load_model(dir / "model.safetensors"), b = load_model(t.out);
+    std::string difference;
+    ok(smoke::same_weights(*a.model, *b.model, difference),
+       "resumed weights equal the uninterrupted run's (first difference: " + difference + ")");
+  }
+  std::printf("smoke: stopped after %lld steps and resumed: weights bit-identical to the uninterrupted run\n",
+              static_cast<long long>(part.steps));
+
+  // 3. the seed's window regime
+  {
+    Hyper w = Hyper::window_defaults();
+    w.hidden = h.hidden;
+    w.seed = h.seed;
+    w.seq_len = 32;
+    w.batch = 16;
+    TrainOptions tw = t;
+    tw.out = (dir / "window.safetensors").string();
+    tw.epochs = 1;
+    tw.stop_after_steps = 10;
+    const TrainResult r = train(tw, w);
+    const LoadedModel m = load_model(tw.out);
+    ok(r.steps == 10 && m.hyper.mode == "window" && m.hyper.start_symbols() == 64, "window mode trains and saves");
+    ok(std::isfinite(r.held_out.nll()), "window mode evaluates");
+  }
+
+  // 4. evaluate
+  LoadedModel model = load_model(dir / "model.safetensors");
+  const EvaluationReport report = evaluate_model(*model.model, model.hyper, data, t.threads);
+  ok(std::fabs(report.lstm.nll() - full.held_out.nll()) < 1e-9, "evaluate reproduces train's held-out NLL");
+  ok(report.ngram.order >= 1 && std::isfinite(report.ngram.metrics.nll()), "the n-gram baseline is computed");
+  ok(report.seed_style.accuracy >= 0 && report.seed_style.accuracy <= 1 && report.seed_style.windows > 0,
+     "seed-style accuracy is computed");
+  print_evaluation(report, stdout);
+
+  // 5. generate and complete
+  GenerateRequest g;
+  g.out_dir = (dir / "melodies").string();
+  g.count = 2;
+  g.sample.max_steps = 48;
+  g.seed = {data.vocab.token(data.train[0].ids[0])};  // a token this vocabulary has
+  const GenerateReport gen = generate_melodies(model, g);
+  ok(gen.samples.size() == 2 && gen.microseconds_per_token > 0, "generate draws 2 melodies and times them");
+  for (const std::string& file : gen.files) {
+    ok(fs::file_size(file) > 0, file + " is written");
+    if (fs::path(file).extension() == ".krn") ok(legato::music::read_kern_file(file).note_count() > 0, file + " reads back");
+  }
+  const std::string primer = legato::music::list_kern_files(corpus).front().string();
+  const GenerateReport comp = complete_melody(model, primer, 16, g);
+  ok(comp.samples.size() == 2 && fs::exists(fs::path(g.out_dir) / "primer.mid"), "complete continues a primer");
+
+  // 6. bad input
+  GenerateRequest cold = g;
+  cold.sample.temperature = 0;
+  ok(smoke::throws([&] { generate_melodies(model, cold); }), "temperature 0 is refused");
+  const Vocabulary other = Vocabulary::from_tokens({"_", "r", "40", "41"});
+  ok(smoke::throws([&] { require_same_vocabulary(model.vocab, "model", other, "other"); }),
+     "another vocabulary is refused");
+  legato::write_file_atomically((dir / "not_a_model.safetensors").string(), "not a checkpoint");
+  ok(smoke::throws([&] { load_model((dir / "not_a_model.safetensors").string()); }), "a non-checkpoint is refused");
+
+  if (temporary) fs::remove_all(dir);
+  std::printf("melody_lstm smoke: ok (%d checks) in %.1f s\n", checks, clock.seconds());
+  return 0;
+}
+
+}  // namespace melody_lstm

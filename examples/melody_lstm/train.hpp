@@ -1,0 +1,372 @@
+#pragma once
+// melody_lstm training loop: sequence mode (truncated BPTT over whole songs,
+// the default) or window mode (the seed's regime), Adam, a checkpoint after
+// every epoch and at the end, --resume, a time budget, metrics after every
+// epoch and a final evaluation (held-out metrics, n-gram baseline,
+// seed-style accuracy) written to --metrics-json.
+//
+// Determinism: the song order of epoch e, the dropout masks of step s and the
+// initial weights each come from their own generator seeded by (--seed, e or
+// s), and the checkpoint keeps the Adam state and the lanes' carried LSTM
+// state. So a run stopped and resumed at any step (same thread count) gives
+// the same weights as an uninterrupted one; the smoke test checks this. (A
+// run whose cosine schedule follows --time-budget decays the rate by the
+// clock, so only its step-bounded parts are reproducible bit for bit.)
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <numbers>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "legato/ops/loss.hpp"
+#include "legato/optim/adam.hpp"
+#include "legato/optim/clip.hpp"
+#include "legato/util/file.hpp"
+#include "legato/util/progress.hpp"
+#include "legato/util/threads.hpp"
+#include "legato/util/timer.hpp"
+
+#include "data.hpp"
+#include "evaluate.hpp"
+#include "model.hpp"
+#include "parallel.hpp"
+
+namespace melody_lstm {
+
+struct TrainOptions {
+  std::string corpus;
+  std::string out;                // the checkpoint, written after every epoch and at the end
+  std::int64_t epochs = 0;        // stop after this many epochs in all (0: no limit)
+  double time_budget = 0;         // seconds for this run's training loop (0: no limit)
+  std::string metrics_json;       // "" = none
+  bool resume = false;            // continue from `out`
+  bool final_extras = true;       // n-gram baseline and seed-style accuracy after training
+  bool quiet = false;             // no per-epoch lines or progress bar (the smoke test)
+  std::int64_t stop_after_steps = 0;  // stop after this many steps of this run, as if out of time (tests)
+  int threads = 1;
+  std::string parallel = "lanes";  // lanes: a replica per thread (parallel.hpp) | units: the kernels split H
+};
+
+struct EpochRecord {
+  std::int64_t epoch = 0;
+  double seconds = 0;      // loop time when the epoch ended
+  double train_loss = 0;   // mean over the epoch's steps
+  Metrics held_out;
+};
+
+struct TrainResult {
+  Hyper hyper;  // as used (a resumed run takes the checkpoint's)
+  Progress progress;
+  Metrics held_out;
+  std::optional<NGramResult> ngram;
+  std::optional<SeedStyleResult> seed_style;
+  std::vector<EpochRecord> history;
+  double step_seconds = 0;       // time inside training steps only (no evaluation, no checkpoint)
+  std::int64_t steps = 0;        // optimiser steps in this run
+  std::int64_t lane_steps = 0;   // T·B per step (window mode: T·B too), summed
+  std::int64_t targets = 0;      // targets that counted in the loss
+  double last_loss = NAN;
+};
+
+inline std::string format_metrics(const Metrics& m) {
+  char text[200];
+  std::snprintf(text, sizeof text, "NLL %.4f nats/step (%.4f bits, perplexity %.3f), accuracy %.4f, non-hold %.4f",
+                m.nll(), m.bits(), m.perplexity(), m.accuracy(), m.accuracy_nonhold());
+  return text;
+}
+
+inline double load_average() {
+  double load[1] = {NAN};
+  return getloadavg(load, 1) == 1 ? load[0] : NAN;
+}
+
+namespace detail {
+
+// The learning rate of step `step`. Cosine decays from --lr to 0 over the
+// planned steps (--epochs) or, without --epochs, over the time budget
+// (time_fraction = seconds so far / budget): a timed run ends at lr 0
+// whatever the machine's speed.
+inline float learning_rate(const Hyper& h, const Progress& p, std::int64_t step, double time_fraction) {
+  if (h.schedule != "cosine") return h.lr;
+  const double progress =
+      std::clamp(p.planned_steps > 0 ? double(step) / double(p.planned_steps) : time_fraction, 0.0, 1.0);
+  return static_cast<float>(h.lr * 0.5 * (1.0 + std::cos(std::numbers::pi * progress)));
+}
+
+// Zeroes the carried state of the lanes that start a new song.
+inline void reset_lanes(legato::nn::LSTMState& state, const std::vector<char>& reset) {
+  const std::int64_t L = state.h.size(0), B = state.h.size(1), H = state.h.size(2);
+  for (std::int64_t b = 0; b < B; ++b)
+    if (reset[static_cast<std::size_t>(b)])
+      for (Tensor* s : {&state.h, &state.c})
+        for (std::int64_t l = 0; l < L; ++l) std::fill_n(s->data() + (l * B + b) * H, H, 0.f);
+}
+
+}  // namespace detail
+
+// `given` lists the hyperparameter flags the user typed: with --resume they
+// must agree with the checkpoint's.
+// `preloaded` is the corpus already read from opt.corpus, if the caller has it.
+inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std::string>& given = {},
+                         const MelodyData* preloaded = nullptr) {
+  using legato::check;
+  h.validate();
+  check(!opt.out.empty(), "train: --out MODEL.safetensors is required");
+  check(opt.epochs >= 0, "--epochs must be >= 0, got ", opt.epochs);
+  check(opt.time_budget >= 0 && std::isfinite(opt.time_budget), "--time-budget must be >= 0 seconds, got ",
+        opt.time_budget);
+  check(opt.parallel == "lanes" || opt.parallel == "units", "--parallel must be 'lanes' or 'units', got '",
+        opt.parallel, "'");
+  const int lane_threads = opt.parallel == "lanes" ? std::max(1, opt.threads) : 1;
+  std::optional<MelodyData> own;
+  if (!preloaded) own = load_melody_data(opt.corpus);
+  const MelodyData& data = preloaded ? *preloaded : *own;
+  const std::int32_t slash = data.vocab.delimiter_id();
+  if (!opt.quiet) {
+    std::fprintf(stderr, "%s", data.report.substr(0, data.report.find('\n') + 1).c_str());
+    std::fprintf(stderr, "vocabulary: %d tokens [%s]; %zu training songs (%lld tokens), %zu held out (%lld tokens)\n",
+                 data.vocab.size(), data.vocab.to_string().c_str(), data.train.size(),
+                 static_cast<long long>(data.train_tokens()), data.held_out.size(),
+                 static_cast<long long>(data.held_out_tokens()));
+  }
+
+  // ---- the model, the optimiser, and where we start ----
+  std::unique_ptr<MelodyLstm> model;
+  Progress progress;
+  legato::nn::LSTMState carry;
+  std::optional<LoadedModel> loaded;
+  if (opt.resume) {
+    loaded = load_model(opt.out);
+    require_same_vocabulary(loaded->vocab, opt.out, data.vocab, opt.corpus);
+    const Hyper& saved = loaded->hyper;
+    for (const std::string& flag : given) {
+      const auto differs = [&]() {
+        if (flag == "hidden") return h.hidden != saved.hidden;
+        if (flag == "layers") return h.layers != saved.layers;
+        if (flag == "dropout") return h.dropout != saved.dropout;
+        if (flag == "batch") return h.batch != saved.batch;
+        if (flag == "seq-len") return h.seq_len != saved.seq_len;
+        if (flag == "lr") return h.lr != saved.lr;
+        if (flag == "schedule") return h.schedule != saved.schedule;
+        if (flag == "clip") return h.clip != saved.clip;
+        if (flag == "mode") return h.mode != saved.mode;
+        if (flag == "seed") return h.seed != saved.seed;
+        return false;
+      }();
+      check(!differs, "--resume: --", flag, " differs from the value saved in '", opt.out,
+            "'; a resumed run keeps the checkpoint's hyperparameters");
+    }
+    h = saved;
+    model = std::move(loaded->model);
+    progress = loaded->progress;
+  } else {
+    model = std::make_unique<MelodyLstm>(data.vocab.size(), h);
+  }
+  model->train();
+  legato::optim::Adam adam(model->parameters(), h.lr, 0.9f, 0.999f, 1e-7f);
+  const std::int64_t L = h.layers, B = h.batch, H = h.hidden, T = h.seq_len;
+  carry = {Tensor::zeros({L, B, H}), Tensor::zeros({L, B, H})};
+  if (loaded) {
+    legato::StateDict optim_state;
+    for (auto& [name, t] : loaded->file.tensors)
+      if (name.rfind("optim.", 0) == 0) optim_state.emplace_back(name.substr(6), t);
+    if (!optim_state.empty()) adam.load_state(optim_state);
+    if (const Tensor* ch = loaded->file.find("train.carry_h")) {
+      const Tensor* cc = loaded->file.find("train.carry_c");
+      check(cc && ch->shape() == carry.h.shape() && cc->shape() == carry.c.shape(), "'", opt.out,
+            "': the saved lane state does not match (layers, batch, hidden) = ", legato::shape_str(carry.h.shape()));
+      carry = {ch->clone(), cc->clone()};
+    }
+  }
+
+  ShardedStep stepper(*model, h, lane_threads);
+  const bool window = h.mode == "window";
+  const std::int64_t songs = static_cast<std::int64_t>(data.train.size());
+  SequenceBatcher seq_batcher(data.train, B, T, slash, 1, /*repeat=*/true, derived_seed(h.seed, 4, 0) | 1);
+  std::optional<WindowBatcher> win_batcher;
+  if (window) win_batcher.emplace(data.train, B, T, slash);
+  if (!window && !progress.lanes.empty()) seq_batcher.load_state(progress.lanes);
+  const std::int64_t steps_per_epoch = window ? win_batcher->steps_per_epoch() : seq_batcher.steps_per_pass();
+  if (h.schedule == "cosine" && progress.planned_steps == 0) {
+    check(opt.epochs > 0 || opt.time_budget > 0, "--schedule cosine needs --epochs N or --time-budget S (the length of "
+          "the decay)");
+    if (opt.epochs > 0) progress.planned_steps = opt.epochs * steps_per_epoch;
+  }
+  if (!opt.quiet)
+    std::fprintf(stderr,
+                 "model: LSTM(V=%d, H=%lld, layers=%lld) + dropout %.2f + Linear, %lld parameters; mode %s, batch %lld, "
+                 "seq-len %lld, lr %g (%s), about %lld steps per epoch%s\n",
+                 data.vocab.size(), static_cast<long long>(H), static_cast<long long>(L), h.dropout,
+                 static_cast<long long>(model->parameter_count()), h.mode.c_str(), static_cast<long long>(B),
+                 static_cast<long long>(T), h.lr, h.schedule.c_str(), static_cast<long long>(steps_per_epoch),
+                 opt.resume ? legato::detail::concat(", resuming after ", progress.epochs_done, " epochs + ",
+                                                     progress.step_in_epoch, " steps").c_str()
+                            : "");
+
+  auto save = [&]() {
+    if (!window) progress.lanes = seq_batcher.save_state();
+    save_checkpoint(opt.out, *model, h, data.vocab, progress, opt.corpus,
+                    {&adam, window ? Tensor() : carry.h, window ? Tensor() : carry.c});
+  };
+
+  TrainResult result;
+  legato::Stopwatch loop_clock;
+  const double seconds_before = progress.train_seconds;
+  bool out_of_time = false;
+  const auto time_left = [&] { return opt.time_budget <= 0 || loop_clock.seconds() < opt.time_budget; };
+  while ((opt.epochs == 0 || progress.epochs_done < opt.epochs) && !out_of_time) {
+    const std::int64_t epoch = progress.epochs_done;
+    if (window) {  // sequence mode needs no set-up: its lanes run on from song to song
+      win_batcher->begin_epoch(derived_seed(h.seed, 4, static_cast<std::uint64_t>(epoch)));
+      win_batcher->skip(progress.step_in_epoch);
+    }
+    legato::ProgressBar bar("epoch " + std::to_string(epoch + 1), steps_per_epoch);
+    double loss_sum = 0;
+    std::int64_t loss_steps = 0;
+    SequenceBatch sb;
+    WindowBatch wb;
+    for (;;) {
+      if (!time_left() || (opt.stop_after_steps > 0 && result.steps >= opt.stop_after_steps)) {
+        out_of_time = true;
+        break;
+      }
+      if (window ? !win_batcher->next(wb) : !seq_batcher.next(sb)) break;
+      legato::Stopwatch step_clock;
+      adam.set_lr(detail::learning_rate(h, progress, progress.global_step,
+                                        opt.time_budget > 0 ? loop_clock.seconds() / opt.time_budget : 0.0));
+      adam.zero_grad();
+      double value;  // the mean loss over the step's targets
+      if (window) {
+        value = stepper.window(wb, progress.global_step);
+        result.targets += wb.targets.shape[0];
+        result.lane_steps += T * wb.targets.shape[0];
+      } else {
+        detail::reset_lanes(carry, sb.reset);
+        value = stepper.sequence(sb, carry, progress.global_step);  // carry: the state after the chunk, detached
+        result.targets += sb.target_count;
+        result.lane_steps += T * B;
+      }
+      if (h.clip > 0) legato::optim::clip_grad_norm(model->parameters(), h.clip);
+      adam.step();
+      result.step_seconds += step_clock.seconds();
+      ++result.steps;
+      ++progress.global_step;
+      ++progress.step_in_epoch;
+      check(std::isfinite(value), "train: the loss became ", value, " at step ", progress.global_step,
+            " (try a lower --lr or --clip 5)");
+      loss_sum += value;
+      ++loss_steps;
+      result.last_loss = value;
+      if (!opt.quiet) {
+        char extra[160];
+        std::snprintf(extra, sizeof extra, "loss %.4f  %.1f steps/s  %.0f timesteps/s", loss_sum / double(loss_steps),
+                      double(result.steps) / result.step_seconds, double(result.lane_steps) / result.step_seconds);
+        bar.update(std::min(progress.step_in_epoch, steps_per_epoch), extra);
+      }
+      // An epoch of sequence mode is over once every song of its pass has been handed out.
+      if (!window && seq_batcher.songs_started() >= (epoch + 1) * songs) break;
+    }
+    if (!opt.quiet) bar.finish();
+    if (out_of_time) break;
+    ++progress.epochs_done;
+    progress.step_in_epoch = 0;
+    EpochRecord record;
+    record.epoch = progress.epochs_done;
+    record.train_loss = loss_steps ? loss_sum / double(loss_steps) : NAN;
+    record.held_out = held_out_metrics(*model, data.held_out, data.vocab, h.start_symbols(), lane_threads);
+    record.seconds = seconds_before + loop_clock.seconds();
+    progress.train_seconds = record.seconds;
+    save();
+    result.history.push_back(record);
+    if (!opt.quiet)
+      std::fprintf(stderr, "epoch %lld  %.1fs  train loss %.4f  held-out %s\n", static_cast<long long>(record.epoch),
+                   record.seconds, record.train_loss, format_metrics(record.held_out).c_str());
+  }
+  progress.train_seconds = seconds_before + loop_clock.seconds();
+  save();  // the end (possibly in the middle of an epoch)
+  if (!opt.quiet)
+    std::fprintf(stderr, "trained %lld steps in %.1f s (%.1f s inside steps), %lld epochs + %lld steps in all; saved %s\n",
+                 static_cast<long long>(result.steps), loop_clock.seconds(), result.step_seconds,
+                 static_cast<long long>(progress.epochs_done), static_cast<long long>(progress.step_in_epoch),
+                 opt.out.c_str());
+
+  // ---- the final evaluation (after the time budget) ----
+  result.progress = progress;
+  result.hyper = h;
+  result.held_out = held_out_metrics(*model, data.held_out, data.vocab, h.start_symbols(), lane_threads);
+  if (opt.final_extras && !data.held_out.empty()) {
+    result.ngram = ngram_baseline(data);
+    result.seed_style = seed_style_accuracy(*model, data.held_out, data.vocab, window, lane_threads);
+  }
+  return result;
+}
+
+// The --metrics-json object.
+inline nlohmann::ordered_json metrics_json(const TrainResult& r, const Hyper& h, const TrainOptions& opt,
+                                           double load_start) {
+  nlohmann::ordered_json j;
+  const Metrics& m = r.held_out;
+  auto number = [](double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr); };
+  j["val_nll_nats"] = number(m.nll());
+  j["val_nll_bits"] = number(m.bits());
+  j["val_perplexity"] = number(m.perplexity());
+  j["val_accuracy"] = number(m.accuracy());
+  j["val_accuracy_nonhold"] = number(m.accuracy_nonhold());
+  j["val_targets"] = m.targets;
+  j["train_seconds"] = r.progress.train_seconds;
+  j["step_seconds"] = r.step_seconds;
+  j["epochs"] = r.progress.epochs_done;
+  j["steps_in_last_epoch"] = r.progress.step_in_epoch;
+  j["global_steps"] = r.progress.global_step;
+  j["timesteps_per_second"] = r.step_seconds > 0 ? double(r.lane_steps) / r.step_seconds : 0.0;
+  j["targets_per_second"] = r.step_seconds > 0 ? double(r.targets) / r.step_seconds : 0.0;
+  j["threads"] = opt.threads;
+  j["parallel"] = opt.parallel;
+  j["peak_rss_mb"] = legato::peak_rss_mb();
+  if (r.ngram) {
+    j["ngram_nll_nats"] = number(r.ngram->metrics.nll());
+    j["ngram_order"] = r.ngram->order;
+    j["ngram_accuracy"] = number(r.ngram->metrics.accuracy());
+    j["improvement_over_ngram"] = number(1.0 - m.nll() / r.ngram->metrics.nll());
+  }
+  if (r.seed_style) {
+    j["seed_style_accuracy"] = number(r.seed_style->accuracy);
+    j["seed_style_windows"] = r.seed_style->windows;
+  }
+  j["final_train_loss"] = number(r.last_loss);
+  j["mode"] = h.mode;
+  j["hidden"] = h.hidden;
+  j["layers"] = h.layers;
+  auto shortest = [](float v) { return std::stod(legato::detail::concat(v)); };  // 0.003, not 0.0030000000261
+  j["dropout"] = shortest(h.dropout);
+  j["batch"] = h.batch;
+  j["seq_len"] = h.seq_len;
+  j["lr"] = shortest(h.lr);
+  j["schedule"] = h.schedule;
+  j["seed"] = h.seed;
+  j["corpus"] = opt.corpus;
+  j["time_budget"] = opt.time_budget;
+  j["load_average_start"] = number(load_start);
+  j["load_average_end"] = number(load_average());
+  nlohmann::ordered_json history = nlohmann::ordered_json::array();
+  for (const EpochRecord& e : r.history)
+    history.push_back({{"epoch", e.epoch},
+                       {"seconds", e.seconds},
+                       {"train_loss", number(e.train_loss)},
+                       {"val_nll_nats", number(e.held_out.nll())},
+                       {"val_accuracy", number(e.held_out.accuracy())},
+                       {"val_accuracy_nonhold", number(e.held_out.accuracy_nonhold())}});
+  j["history"] = history;
+  return j;
+}
+
+inline void write_metrics_json(const std::string& path, const nlohmann::ordered_json& j) {
+  legato::write_file_atomically(path, j.dump(2) + "\n");
+}
+
+}  // namespace melody_lstm

@@ -320,7 +320,7 @@ TrainLog train_mlp(Model& model, const VaeCorpus& data, const TrainRun& run) {
 
 int cmd_train(const std::vector<std::string>& args) {
   CommandLine cli("melody_vae train", args);
-  const Arch arch = parse_arch(cli.text("arch", "mlp", "mlp (default), seed-notes or seed-rhythm"));
+  const Arch arch = parse_arch(cli.text("arch", "mlp", "mlp, seed-notes or seed-rhythm"));
   const ModelConfig d = ModelConfig::defaults(arch);
   TrainRun run;
   run.corpus = examples::corpus_dir(cli, "");
@@ -742,7 +742,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   const std::string interp_a = cli.text("interpolate", "", "A.krn B.krn: walk the latent line from A to B");
   const std::string interp_b = cli.text("interpolate-to", "", "(the B of --interpolate A B)");
   const long steps = cli.integer("steps", 8, "with --interpolate: melodies on the line, ends included");
-  const std::string decode = cli.text("decode", "argmax", "argmax or sample (default model)");
+  const std::string decode = cli.text("decode", "argmax", "argmax or sample (sampling: the mlp arch only)");
   const double temperature = cli.real("temperature", 1.0, "with --decode sample: softmax temperature");
   const long seed = cli.integer("seed", 1, "random seed");
   const std::string metrics = cli.text("metrics-json", "", "write the list of files as JSON here");

@@ -1,8 +1,10 @@
 // melody_vae: the seed's second-generation VAEs, rebuilt faithfully
-// (`--arch seed-notes`, `--arch seed-rhythm`), and the VAE its report meant
-// (`--arch mlp`, the default): one latent code for the whole 100-event
-// melody, the correct reparameterisation, and a categorical output per
-// position for pitch and duration.
+// (`--arch seed-notes`, `--arch seed-rhythm`), and the VAE its report meant:
+// the correct reparameterisation and a categorical output per position for
+// pitch and duration, either with one latent code for the whole 100-event
+// melody (`--arch mlp`) or, the default, with convolutional bodies, a latent
+// column per 4 events, a code for the whole melody and a length head
+// (`--arch conv`, sequence_vae.hpp; docs/results_vae.md says why).
 //
 //   melody_vae train --corpus /data/esac/han --out vae.safetensors
 //   melody_vae evaluate --model vae.safetensors --corpus /data/esac/han
@@ -238,9 +240,9 @@ VaeSong augment(const VaeSong& s, const ModelConfig& c, Rng& rng) {
 // the 100 positions + beta KL, beta ramped linearly from 0 over `warmup`
 // epochs (if any). The logged epoch loss is the mean over songs of
 // reconstruction + KL, i.e. the negative ELBO at beta = 1.
-TrainLog train_mlp(Model& model, const VaeCorpus& data, const TrainRun& run) {
+TrainLog train_sequence_vae(Model& model, const VaeCorpus& data, const TrainRun& run) {
   const ModelConfig& c = model.config;
-  SequenceVae& vae = *model.mlp;
+  SequenceVae& vae = *model.sequence;
   auto train = pointers(data.train);
   const auto held_out = pointers(data.held_out);
   const std::size_t N = train.size(), B = std::size_t(c.batch);
@@ -249,7 +251,7 @@ TrainLog train_mlp(Model& model, const VaeCorpus& data, const TrainRun& run) {
   Rng rng(c.seed ^ 0x5eedULL), shuffle(c.seed ^ 0x5a1dULL);
   TrainLog log;
   Stopwatch clock;
-  ProgressBar bar("train mlp", c.epochs * long(batches));
+  ProgressBar bar("train " + arch_name(c.arch), c.epochs * long(batches));
   double last_epoch = 0;
   vae.train();
   for (long epoch = 1; epoch <= c.epochs; ++epoch) {
@@ -269,14 +271,21 @@ TrainLog train_mlp(Model& model, const VaeCorpus& data, const TrainRun& run) {
         for (const VaeSong* s : view) variants.push_back(augment(*s, c, rng));
         for (std::size_t k = 0; k < view.size(); ++k) view[k] = &variants[k];
       }
-      const MlpBatch batch = mlp_batch(view, 0, view.size());
+      const SequenceBatch batch = sequence_batch(view, 0, view.size());
       const SequenceVae::Posterior q = vae.encode(batch.pitch_in, batch.duration_in);
       const SequenceVae::Logits logits = vae.decode(SequenceVae::reparameterise(q, rng));
       // cross_entropy averages over the kept targets; scale to a sum per song.
-      Tensor recon = add(mul(cross_entropy(logits.pitch, batch.pitch_target, kUnknown),
-                             float(kept_targets(batch.pitch_target)) / songs),
-                         mul(cross_entropy(logits.duration, batch.duration_target, kUnknown),
-                             float(kept_targets(batch.duration_target)) / songs));
+      auto summed = [&](const Tensor& l, const Ids& targets) {
+        return mul(cross_entropy(l, targets, kUnknown), float(kept_targets(targets)) / songs);
+      };
+      Tensor recon;
+      if (logits.length.defined()) {  // events and lengths (sequence_vae.hpp)
+        const LengthTargets t = length_targets(batch, c.vocab);
+        recon = add(add(summed(logits.pitch, t.pitch), summed(logits.duration, t.duration)),
+                    summed(logits.length, t.length));
+      } else {
+        recon = add(summed(logits.pitch, batch.pitch_target), summed(logits.duration, batch.duration_target));
+      }
       Tensor kl = mul(gaussian_kl(q.mu, q.logvar), 1.f / songs);
       const double progress = double(epoch - 1) + double(b + 1) / double(batches);
       beta = c.kl_weight * (c.warmup > 0 ? std::min(1.0, progress / c.warmup) : 1.0);
@@ -320,7 +329,7 @@ TrainLog train_mlp(Model& model, const VaeCorpus& data, const TrainRun& run) {
 
 int cmd_train(const std::vector<std::string>& args) {
   CommandLine cli("melody_vae train", args);
-  const Arch arch = parse_arch(cli.text("arch", "mlp", "mlp, seed-notes or seed-rhythm"));
+  const Arch arch = parse_arch(cli.text("arch", "conv", "conv, mlp, seed-notes or seed-rhythm"));
   const ModelConfig d = ModelConfig::defaults(arch);
   TrainRun run;
   run.corpus = examples::corpus_dir(cli, "");
@@ -338,7 +347,7 @@ int cmd_train(const std::vector<std::string>& args) {
   c.latent = int(cli.integer("latent", d.latent, "latent size (per position for the seed archs)"));
   c.kl_weight = cli.real("kl-weight", d.kl_weight, "weight of the KL term (beta)");
   c.clip = cli.real("clip", d.clip, "clip the gradient norm to this (0 = no clipping)");
-  if (arch == Arch::mlp) {
+  if (!is_seed_arch(arch)) {
     c.warmup = cli.real("warmup", d.warmup, "epochs over which beta ramps up from 0 (0 = none)");
     c.pitch_embed = int(cli.integer("pitch-embed", d.pitch_embed, "pitch embedding size"));
     c.duration_embed = int(cli.integer("duration-embed", d.duration_embed, "duration embedding size"));
@@ -351,10 +360,13 @@ int cmd_train(const std::vector<std::string>& args) {
                                       "training windows start up to N events into the song (at most half of it)"));
     c.augment_transpose = int(cli.integer("augment-transpose", d.augment_transpose,
                                           "training songs move by up to +-N semitones (the vocabulary widens by N)"));
+    if (arch == Arch::conv)
+      c.global_latent = int(cli.integer("global-latent", d.global_latent,
+                                        "conv: size of the latent vector for the whole melody (0 = columns only)"));
   }
   const long seed = cli.integer("seed", 1, "random seed (weights, noise, shuffling)");
   declare_threads(cli);
-  if (help_requested(cli, "usage: melody_vae train --corpus DIR --out MODEL.safetensors [--arch mlp|seed-notes|seed-rhythm]\n"
+  if (help_requested(cli, "usage: melody_vae train --corpus DIR --out MODEL.safetensors [--arch mlp|conv|seed-notes|seed-rhythm]\n"
                           "Defaults follow --arch: the seed's values (spec §5) for seed-notes / seed-rhythm."))
     return 0;
   cli.finish();
@@ -365,6 +377,7 @@ int cmd_train(const std::vector<std::string>& args) {
   check(c.weight_decay >= 0, "--weight-decay must be >= 0, got ", c.weight_decay);
   check(c.hidden >= 1 && c.hidden <= 65536, "--hidden must be in 1..65536, got ", c.hidden);
   check(c.latent >= 1 && c.latent <= 65536, "--latent must be in 1..65536, got ", c.latent);
+  check(c.global_latent >= 0 && c.global_latent <= 65536, "--global-latent must be in 0..65536, got ", c.global_latent);
   check(c.kl_weight >= 0 && std::isfinite(c.kl_weight), "--kl-weight must be >= 0, got ", c.kl_weight);
   check(c.warmup >= 0, "--warmup must be >= 0, got ", c.warmup);
   check(c.clip >= 0, "--clip must be >= 0, got ", c.clip);
@@ -387,7 +400,7 @@ int cmd_train(const std::vector<std::string>& args) {
   std::fprintf(stderr, "%s", report.substr(0, report.find('\n') + 1).c_str());  // the summary line
   check(!data.train.empty(), "train: the corpus '", run.corpus, "' has no training songs");
   if (data.skipped) std::fprintf(stderr, "skipped %zu songs with a pitch >= 99 (E-2SEQ cannot hold them)\n", data.skipped);
-  if (arch == Arch::mlp) {
+  if (!is_seed_arch(arch)) {
     c.vocab = vocab_of(data.train);
     c.vocab.low = std::max(0, c.vocab.low - c.augment_transpose);
     c.vocab.high = std::min(music::kTwoSeqRest - 1, c.vocab.high + c.augment_transpose);
@@ -397,13 +410,13 @@ int cmd_train(const std::vector<std::string>& args) {
   std::fprintf(stderr, "%zu training songs, %zu held out; %s, hidden %d, latent %d, %ld epochs, batch %ld, lr %g\n",
                data.train.size(), data.held_out.size(), arch_name(arch).c_str(), c.hidden, c.latent, c.epochs, c.batch,
                c.lr);
-  if (arch == Arch::mlp)
+  if (!is_seed_arch(arch))
     std::fprintf(stderr, "pitch classes: MIDI %d..%d + rest + padding = %d; KL weight %g, warm-up %g epochs\n",
                  c.vocab.low, c.vocab.high, c.vocab.size(), c.kl_weight, c.warmup);
 
   Rng init(c.seed);
   Model model = Model::build(c, init);
-  const TrainLog log = arch == Arch::mlp ? train_mlp(model, data, run) : train_seed(model, data, run);
+  const TrainLog log = !is_seed_arch(arch) ? train_sequence_vae(model, data, run) : train_seed(model, data, run);
 
   json result = {{"program", kProgram},
                  {"command", "train"},
@@ -562,11 +575,15 @@ struct GenerateOptions {
   double temperature = 1.0;
 };
 
-// mlp logits of song k -> Melody, stopping at the first padding class.
-music::Melody mlp_melody(const SequenceVae::Logits& logits, std::int64_t k, const PitchVocab& vocab,
+// Categorical logits of song k -> Melody, as long as the length head says
+// (if any), and stopping at the first padding class.
+music::Melody decoded_melody(const SequenceVae::Logits& logits, std::int64_t k, const PitchVocab& vocab,
                          const GenerateOptions& g, Rng& rng) {
   music::Melody melody;
-  for (std::int64_t i = 0; i < kTwoSeqLength; ++i) {
+  std::int64_t events = kTwoSeqLength;  // with a length head, the melody has the length it draws
+  if (logits.length.defined())
+    events = g.sample ? sample_row(logits.length, k, g.temperature, rng) : argmax_row(logits.length, k);
+  for (std::int64_t i = 0; i < events; ++i) {
     const std::int64_t row = k * kTwoSeqLength + i;
     const int p = g.sample ? sample_row(logits.pitch, row, g.temperature, rng) : argmax_row(logits.pitch, row);
     const int d = g.sample ? sample_row(logits.duration, row, g.temperature, rng) : argmax_row(logits.duration, row);
@@ -645,10 +662,10 @@ std::string stem_name(const char* mode, long i) {
 // Latents between two points: t = 0, 1/(steps-1), ..., 1.
 Tensor lerp(const Tensor& a, const Tensor& b, float t) { return add(mul(a, 1.f - t), mul(b, t)); }
 
-void generate_mlp(Model& m, const std::string& mode, const std::vector<UserSong>& sources, long count, double variation,
+void generate_sequence_vae(Model& m, const std::string& mode, const std::vector<UserSong>& sources, long count, double variation,
                   long steps, const GenerateOptions& g, Rng& rng, Output& out) {
   NoGradGuard no_grad;
-  SequenceVae& vae = *m.mlp;
+  SequenceVae& vae = *m.sequence;
   vae.eval();
   const PitchVocab& vocab = m.config.vocab;
   const std::string arch = arch_name(m.config.arch);
@@ -656,21 +673,21 @@ void generate_mlp(Model& m, const std::string& mode, const std::vector<UserSong>
     VaeSong s = u.song;
     assign_classes(s, vocab);
     std::vector<const VaeSong*> one = {&s};
-    const MlpBatch b = mlp_batch(one, 0, 1);
+    const SequenceBatch b = sequence_batch(one, 0, 1);
     return vae.encode(b.pitch_in, b.duration_in);  // (1, Z) each
   };
   if (mode == "prior") {
-    const Tensor z = Tensor::normal({count, m.config.latent}, 0.f, 1.f, rng);  // (count, Z)
+    const Tensor z = Tensor::normal({count, m.sequence->config.latent_size()}, 0.f, 1.f, rng);  // (count, Z)
     const SequenceVae::Logits logits = vae.decode(z);
     for (long k = 0; k < count; ++k)
-      out.write(stem_name("prior", k + 1), mlp_melody(logits, k, vocab, g, rng),
+      out.write(stem_name("prior", k + 1), decoded_melody(logits, k, vocab, g, rng),
                 legato::detail::concat("melody_vae ", arch, " prior sample ", k + 1), music::Key{});
   } else if (mode == "from") {
     const SequenceVae::Posterior q = posterior(sources[0]);
     for (long k = 0; k < count; ++k) {
       // variation 0 is the reconstruction; 1 moves as far as a prior draw.
       const Tensor z = add(q.mu, Tensor::normal(q.mu.shape(), 0.f, float(variation), rng));
-      out.write(stem_name("from", k + 1), mlp_melody(vae.decode(z), 0, vocab, g, rng),
+      out.write(stem_name("from", k + 1), decoded_melody(vae.decode(z), 0, vocab, g, rng),
                 legato::detail::concat("melody_vae ", arch, " variation ", k + 1, " of ", sources[0].song.name),
                 sources[0].key);
     }
@@ -678,7 +695,7 @@ void generate_mlp(Model& m, const std::string& mode, const std::vector<UserSong>
     const Tensor a = posterior(sources[0]).mu, b = posterior(sources[1]).mu;
     for (long k = 0; k < steps; ++k) {
       const float t = float(k) / float(steps - 1);
-      out.write(stem_name("interp", k + 1), mlp_melody(vae.decode(lerp(a, b, t)), 0, vocab, g, rng),
+      out.write(stem_name("interp", k + 1), decoded_melody(vae.decode(lerp(a, b, t)), 0, vocab, g, rng),
                 legato::detail::concat("melody_vae ", arch, " interpolation t=", t), sources[0].key);
     }
   }
@@ -742,7 +759,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   const std::string interp_a = cli.text("interpolate", "", "A.krn B.krn: walk the latent line from A to B");
   const std::string interp_b = cli.text("interpolate-to", "", "(the B of --interpolate A B)");
   const long steps = cli.integer("steps", 8, "with --interpolate: melodies on the line, ends included");
-  const std::string decode = cli.text("decode", "argmax", "argmax or sample (sampling: the mlp arch only)");
+  const std::string decode = cli.text("decode", "argmax", "argmax or sample (sampling: mlp and conv only)");
   const double temperature = cli.real("temperature", 1.0, "with --decode sample: softmax temperature");
   const long seed = cli.integer("seed", 1, "random seed");
   const std::string metrics = cli.text("metrics-json", "", "write the list of files as JSON here");
@@ -791,7 +808,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   if (models.main.config.is_seed())
     generate_seed(models, mode, sources, count, variation, steps, rng, out);
   else
-    generate_mlp(models.main, mode, sources, count, variation, steps, {decode == "sample", temperature}, rng, out);
+    generate_sequence_vae(models.main, mode, sources, count, variation, steps, {decode == "sample", temperature}, rng, out);
   std::fprintf(stderr, "wrote %d melodies (.mid and .krn) to %s in %.3f s\n", out.written, out_dir.c_str(),
                clock.seconds());
   std::printf("generated: %s\n", out.stats.line().c_str());
@@ -883,15 +900,22 @@ int cmd_smoke(const std::vector<std::string>& args) {
     return a;
   };
 
-  // 1. Train each architecture (tiny sizes); the default must learn.
-  check(cmd_train(with({"--out", p("mlp.safetensors"), "--epochs", "25", "--hidden", "32", "--latent", "8",
-                        "--pitch-embed", "4", "--duration-embed", "4", "--batch", "8", "--lr", "3e-3", "--warmup", "5",
-                        "--metrics-json", p("train_mlp.json")})) == 0,
+  // 1. Train each architecture (tiny sizes); the categorical ones must learn.
+  // vae.safetensors is the default (conv, with a length head), mlp.safetensors the whole-melody MLP.
+  check(cmd_train(with({"--out", p("vae.safetensors"), "--epochs", "25", "--hidden", "32", "--latent", "4",
+                        "--global-latent", "4", "--pitch-embed", "4", "--duration-embed", "4", "--batch", "8", "--lr",
+                        "3e-3", "--warmup", "5", "--metrics-json", p("train_vae.json")})) == 0,
+        "smoke: train the default failed");
+  check(cmd_train(with({"--arch", "mlp", "--out", p("mlp.safetensors"), "--epochs", "25", "--hidden", "32", "--latent",
+                        "8", "--pitch-embed", "4", "--duration-embed", "4", "--batch", "8", "--lr", "3e-3", "--warmup",
+                        "5", "--metrics-json", p("train_mlp.json")})) == 0,
         "smoke: train mlp failed");
-  const json train_mlp_log = metrics("train_mlp.json");
-  const auto& history = train_mlp_log["history"];
-  const double first = history.front()["recon"].get<double>(), last = history.back()["recon"].get<double>();
-  check(last < 0.8 * first, "smoke: the default model did not learn (reconstruction ", first, " -> ", last, ")");
+  const json train_vae_log = metrics("train_vae.json");
+  for (const char* log : {"train_vae.json", "train_mlp.json"}) {
+    const json history = metrics(log)["history"];
+    const double first = history.front()["recon"].get<double>(), last = history.back()["recon"].get<double>();
+    check(last < 0.8 * first, "smoke: ", log, ": the model did not learn (reconstruction ", first, " -> ", last, ")");
+  }
   check(cmd_train(with({"--arch", "seed-notes", "--out", p("notes.safetensors"), "--epochs", "2", "--hidden", "16",
                         "--latent", "8", "--lr", "1e-3"})) == 0,
         "smoke: train seed-notes failed");
@@ -934,14 +958,15 @@ int cmd_smoke(const std::vector<std::string>& args) {
 
   // 2. The checkpoint holds the whole configuration, and evaluate after a
   // reload gives exactly the numbers train reported.
-  const Model reloaded = Model::load(p("mlp.safetensors"));
-  check(reloaded.config.hidden == 32 && reloaded.config.latent == 8 && reloaded.config.pitch_embed == 4 &&
-            reloaded.config.warmup == 5 && reloaded.config.vocab.size() > 2,
+  const Model reloaded = Model::load(p("vae.safetensors"));
+  check(reloaded.config.arch == Arch::conv && reloaded.config.hidden == 32 && reloaded.config.latent == 4 &&
+            reloaded.config.global_latent == 4 && reloaded.config.pitch_embed == 4 && reloaded.config.warmup == 5 &&
+            reloaded.config.vocab.size() > 2,
         "smoke: the checkpoint metadata lost the configuration");
-  check(cmd_evaluate(with({"--model", p("mlp.safetensors"), "--metrics-json", p("eval_mlp.json")})) == 0,
-        "smoke: evaluate mlp failed");
-  const json e = metrics("eval_mlp.json")["models"]["mlp"];
-  const json t = train_mlp_log["held_out"];
+  check(cmd_evaluate(with({"--model", p("vae.safetensors"), "--metrics-json", p("eval_vae.json")})) == 0,
+        "smoke: evaluate the default failed");
+  const json e = metrics("eval_vae.json")["models"]["conv"];
+  const json t = train_vae_log["held_out"];
   for (const char* key : {"neg_elbo_per_song", "kl_per_song"})
     check(e[key].get<double>() == t[key].get<double>(), "smoke: ", key, " after reload ", e[key], " != ", t[key]);
   check(e["pitch_accuracy_mean_z"] == t["pitch_accuracy_mean_z"], "smoke: pitch accuracy changed after reload");
@@ -976,19 +1001,20 @@ int cmd_smoke(const std::vector<std::string>& args) {
     check(cmd_generate(g) == 0, "smoke: generate into ", out, " failed");
     return json::parse(read_file(p("gen.json")));
   };
-  const json prior = gen("prior", {"--model", p("mlp.safetensors"), "--count", "3", "--metrics-json", p("gen.json")});
+  const json prior = gen("prior", {"--model", p("vae.safetensors"), "--count", "3", "--metrics-json", p("gen.json")});
   check(prior["files"].size() == 3, "smoke: prior sampling gave ", prior["files"].size(), " entries");
-  gen("prior2", {"--model", p("mlp.safetensors"), "--count", "3", "--metrics-json", p("gen.json")});
+  gen("prior2", {"--model", p("vae.safetensors"), "--count", "3", "--metrics-json", p("gen.json")});
   for (const auto& f : prior["files"])
     if (f["events"].get<long>() > 0) {
       const std::string name = f["name"].get<std::string>() + ".krn";
       check(read_file(p("prior") + "/" + name) == read_file(p("prior2") + "/" + name), "smoke: seed 3 gave two ", name);
       check(!music::read_song(p("prior") + "/" + name).events.empty(), "smoke: ", name, " reads back empty");
     }
-  gen("from", {"--model", p("mlp.safetensors"), "--from", a, "--variation", "0.5", "--count", "2", "--decode", "sample",
+  gen("mlp_prior", {"--model", p("mlp.safetensors"), "--count", "2", "--metrics-json", p("gen.json")});
+  gen("from", {"--model", p("vae.safetensors"), "--from", a, "--variation", "0.5", "--count", "2", "--decode", "sample",
                "--temperature", "0.8", "--metrics-json", p("gen.json")});
   check(fs::exists(p("from") + "/vae_source.krn"), "smoke: --from did not write the source");
-  const json interp = gen("interp", {"--model", p("mlp.safetensors"), "--interpolate", a, "--interpolate-to", b,
+  const json interp = gen("interp", {"--model", p("vae.safetensors"), "--interpolate", a, "--interpolate-to", b,
                                      "--steps", "3", "--metrics-json", p("gen.json")});
   check(interp["files"].size() == 3, "smoke: interpolation gave ", interp["files"].size(), " entries");
   gen("seed_prior", {"--model", p("notes.safetensors"), "--rhythm-model", p("rhythm.safetensors"), "--count", "2",
@@ -1002,21 +1028,24 @@ int cmd_smoke(const std::vector<std::string>& args) {
 
   // 4. Bad input is a legato::Error (one line, exit 1), never a crash.
   int failures = 0;
-  const std::string mlp = p("mlp.safetensors"), notes = p("notes.safetensors"), rhythm = p("rhythm.safetensors");
+  const std::string vae = p("vae.safetensors"), notes = p("notes.safetensors"), rhythm = p("rhythm.safetensors");
   const std::string out = p("bad");
   expect_error([&] { return cmd_train(with({"--arch", "transformer", "--out", out})); }, "--arch transformer", failures);
   expect_error([&] { return cmd_train(with({"--kl-weight", "-1", "--out", out})); }, "--kl-weight -1", failures);
+  expect_error([&] { return cmd_train(with({"--global-latent", "-1", "--out", out})); }, "--global-latent -1", failures);
+  expect_error([&] { return cmd_train(with({"--arch", "mlp", "--global-latent", "4", "--out", out})); },
+               "--global-latent with --arch mlp", failures);
   expect_error([&] { return cmd_train({"--corpus", p("nowhere"), "--out", out}); }, "a missing corpus", failures);
   expect_error([&] { return cmd_train(with({"--epochs", "0", "--out", out})); }, "--epochs 0", failures);
-  expect_error([&] { return cmd_generate({"--model", mlp, "--steps", "1", "--interpolate", a, "--interpolate-to", b}); },
+  expect_error([&] { return cmd_generate({"--model", vae, "--steps", "1", "--interpolate", a, "--interpolate-to", b}); },
                "--steps 1", failures);
-  expect_error([&] { return cmd_generate({"--model", mlp, "--temperature", "0", "--decode", "sample"}); },
+  expect_error([&] { return cmd_generate({"--model", vae, "--temperature", "0", "--decode", "sample"}); },
                "--temperature 0", failures);
-  expect_error([&] { return cmd_generate({"--model", mlp, "--from", p("missing.krn")}); }, "a missing --from", failures);
-  expect_error([&] { return cmd_generate({"--model", mlp, "--interpolate", a}); }, "--interpolate with one song", failures);
+  expect_error([&] { return cmd_generate({"--model", vae, "--from", p("missing.krn")}); }, "a missing --from", failures);
+  expect_error([&] { return cmd_generate({"--model", vae, "--interpolate", a}); }, "--interpolate with one song", failures);
   expect_error([&] { return cmd_generate({"--model", notes, "--out-dir", out}); }, "seed prior without rhythm", failures);
-  expect_error([&] { return cmd_generate({"--model", notes, "--rhythm-model", mlp, "--out-dir", out}); },
-               "an mlp as --rhythm-model", failures);
+  expect_error([&] { return cmd_generate({"--model", notes, "--rhythm-model", vae, "--out-dir", out}); },
+               "a conv model as --rhythm-model", failures);
   expect_error([&] { return cmd_evaluate({"--model", a, "--corpus", corpus}); }, "a .krn as --model", failures);
   expect_error([&] { return cmd_evaluate({"--model", rhythm, "--rhythm-model", notes, "--corpus", corpus}); },
                "swapped seed models", failures);
@@ -1029,7 +1058,7 @@ int cmd_smoke(const std::vector<std::string>& args) {
 
 constexpr const char* kUsage =
     "usage: melody_vae COMMAND [flags]   (COMMAND --help lists the flags)\n"
-    "  train      train a VAE: --arch mlp (default), seed-notes or seed-rhythm (the seed's VAE gen 2)\n"
+    "  train      train a VAE: --arch conv (default), mlp, seed-notes or seed-rhythm (the seed's VAE gen 2)\n"
     "  evaluate   held-out reconstruction accuracy per position, ELBO and KL\n"
     "  generate   sample the prior, vary a song (--from), or interpolate two songs (--interpolate A B)\n"
     "  --smoke    a few seconds of end-to-end checks (CI)\n";

@@ -63,6 +63,7 @@ struct ByPosition {
 
 struct Evaluation {
   std::string arch;
+  bool categorical = false;  // mlp / conv: cross-entropy and the ELBO; seed archs: their squared error
   bool has_pitch = false, has_duration = false;
   MatchCounts pitch_mean, duration_mean, both_mean, pitch_sampled, duration_sampled;
   ByPosition pitch_by_position, duration_by_position;
@@ -74,7 +75,7 @@ struct Evaluation {
 
   nlohmann::json json() const {
     nlohmann::json j = {{"arch", arch}, {"songs", songs}, {"kl_per_song", kl_per_song()}};
-    if (arch == "mlp") {
+    if (categorical) {
       j["recon_nll_per_song"] = recon_per_song();
       j["neg_elbo_per_song"] = recon_per_song() + kl_per_song();
       j["both_accuracy_mean_z"] = both_mean.json();
@@ -104,7 +105,7 @@ struct Evaluation {
     if (has_duration)
       s += legato::detail::concat("dur ", pct(duration_mean.events_accuracy()), " (sampled ",
                                   pct(duration_sampled.events_accuracy()), ")  ");
-    s += legato::detail::concat(arch == "mlp" ? "-ELBO " : "loss ", fixed(recon_per_song() + kl_per_song()), "  KL ",
+    s += legato::detail::concat(categorical ? "-ELBO " : "loss ", fixed(recon_per_song() + kl_per_song()), "  KL ",
                                 fixed(kl_per_song()));
     return s;
   }
@@ -121,7 +122,7 @@ struct Evaluation {
     };
     if (has_pitch) row("pitch   ", pitch_mean, pitch_sampled, pitch_by_position);
     if (has_duration) row("duration", duration_mean, duration_sampled, duration_by_position);
-    if (arch == "mlp") {
+    if (categorical) {
       s += legato::detail::concat("  pitch and duration both right, events: ", pct(both_mean.events_accuracy()),
                                   " (z = mean)\n");
       s += legato::detail::concat("  -ELBO ", fixed(recon_per_song() + kl_per_song()), " nats/song = reconstruction ",
@@ -184,30 +185,42 @@ inline Evaluation evaluate_seed(Model& model, const std::vector<const VaeSong*>&
 }
 
 // Default model: argmax per position.
-inline Evaluation evaluate_mlp(Model& model, const std::vector<const VaeSong*>& songs, std::uint64_t seed) {
+inline Evaluation evaluate_sequence_vae(Model& model, const std::vector<const VaeSong*>& songs, std::uint64_t seed) {
   NoGradGuard no_grad;
-  SequenceVae& vae = *model.mlp;
+  SequenceVae& vae = *model.sequence;
   const bool was_training = vae.is_training();
   vae.eval();
   Evaluation e;
-  e.arch = "mlp";
+  e.arch = arch_name(model.config.arch);
+  e.categorical = true;
   e.has_pitch = e.has_duration = true;
   Rng rng(seed);
   const std::size_t chunk = 64;
   for (std::size_t b = 0; b < songs.size(); b += chunk) {
     const std::size_t end = std::min(songs.size(), b + chunk);
-    const MlpBatch batch = mlp_batch(songs, b, end);
+    const SequenceBatch batch = sequence_batch(songs, b, end);
     const SequenceVae::Posterior q = vae.encode(batch.pitch_in, batch.duration_in);
     const SequenceVae::Logits mean = vae.decode(q.mu);
     const SequenceVae::Logits sampled = vae.decode(SequenceVae::reparameterise(q, rng));
     e.kl += gaussian_kl(q.mu, q.logvar).item();
+    const bool by_length = mean.length.defined();  // a length head: positions past the length are padding
     for (std::size_t k = b; k < end; ++k) {
       const VaeSong& s = *songs[k];
+      const std::int64_t lane = std::int64_t(k - b);
+      const std::size_t length_mean = by_length ? std::size_t(argmax_row(mean.length, lane)) : kTwoSeqLength;
+      const std::size_t length_sampled = by_length ? std::size_t(argmax_row(sampled.length, lane)) : kTwoSeqLength;
+      if (by_length) e.recon -= log_prob_row(sampled.length, lane, int(s.events));
+      // The class predicted at position i: padding past the length, else the argmax.
+      auto predicted = [&](const Tensor& l, std::size_t length, std::int64_t row, std::size_t i, int pad) {
+        return i >= length ? pad : argmax_row(l, row);
+      };
       for (std::size_t i = 0; i < std::size_t(kTwoSeqLength); ++i) {
         const std::int64_t row = std::int64_t((k - b) * kTwoSeqLength + i);
         const bool real = i < s.events;
         const int tp = s.pitch_target[i], td = s.duration_target[i];
-        const bool p_ok = argmax_row(mean.pitch, row) == tp, d_ok = argmax_row(mean.duration, row) == td;
+        const int pad = model.config.vocab.pad();
+        const bool p_ok = predicted(mean.pitch, length_mean, row, i, pad) == tp;
+        const bool d_ok = predicted(mean.duration, length_mean, row, i, kDurationPad) == td;
         e.pitch_mean.add(p_ok, real);
         e.duration_mean.add(d_ok, real);
         e.both_mean.add(p_ok && d_ok, real);
@@ -215,8 +228,9 @@ inline Evaluation evaluate_mlp(Model& model, const std::vector<const VaeSong*>& 
           e.pitch_by_position.add(i, p_ok);
           e.duration_by_position.add(i, d_ok);
         }
-        e.pitch_sampled.add(argmax_row(sampled.pitch, row) == tp, real);
-        e.duration_sampled.add(argmax_row(sampled.duration, row) == td, real);
+        e.pitch_sampled.add(predicted(sampled.pitch, length_sampled, row, i, pad) == tp, real);
+        e.duration_sampled.add(predicted(sampled.duration, length_sampled, row, i, kDurationPad) == td, real);
+        if (by_length && !real) continue;  // the length term above scores where the melody ends
         // An out-of-vocabulary pitch has no probability: leave it out of the NLL (it counts as wrong above).
         if (tp != kUnknown) e.recon -= log_prob_row(sampled.pitch, row, tp);
         if (td != kUnknown) e.recon -= log_prob_row(sampled.duration, row, td);
@@ -230,7 +244,7 @@ inline Evaluation evaluate_mlp(Model& model, const std::vector<const VaeSong*>& 
 
 inline Evaluation evaluate_model(Model& model, const std::vector<const VaeSong*>& songs, std::uint64_t seed) {
   check(!songs.empty(), "evaluate: no songs to evaluate on");
-  return model.config.is_seed() ? evaluate_seed(model, songs, seed) : evaluate_mlp(model, songs, seed);
+  return model.config.is_seed() ? evaluate_seed(model, songs, seed) : evaluate_sequence_vae(model, songs, seed);
 }
 
 }  // namespace melody_vae

@@ -8,7 +8,8 @@
 //   Model back = Model::load("vae.safetensors");  // rebuilt from the metadata, then filled
 //
 // Architectures:
-//   mlp          SequenceVae (sequence_vae.hpp), both streams, categorical
+//   mlp          SequenceVae (sequence_vae.hpp), both streams, categorical, one latent vector per melody
+//   conv         SequenceVae with convolutional bodies, one latent column per 4 events
 //   seed-notes   SeedVae on the pitch stream (seed_vae.hpp), the seed's vae_model.pth
 //   seed-rhythm  SeedVae on the duration stream, the seed's vae_model_durations.pth
 
@@ -26,16 +27,19 @@
 
 namespace melody_vae {
 
-enum class Arch { mlp, seed_notes, seed_rhythm };
+enum class Arch { mlp, conv, seed_notes, seed_rhythm };
+
+inline bool is_seed_arch(Arch a) { return a == Arch::seed_notes || a == Arch::seed_rhythm; }
 
 inline Arch parse_arch(const std::string& name) {
   if (name == "mlp") return Arch::mlp;
+  if (name == "conv") return Arch::conv;
   if (name == "seed-notes") return Arch::seed_notes;
   if (name == "seed-rhythm") return Arch::seed_rhythm;
-  fail("--arch must be mlp, seed-notes or seed-rhythm, got '", name, "'");
+  fail("--arch must be conv, mlp, seed-notes or seed-rhythm, got '", name, "'");
 }
 inline std::string arch_name(Arch a) {
-  return a == Arch::mlp ? "mlp" : a == Arch::seed_notes ? "seed-notes" : "seed-rhythm";
+  return a == Arch::mlp ? "mlp" : a == Arch::conv ? "conv" : a == Arch::seed_notes ? "seed-notes" : "seed-rhythm";
 }
 
 // Everything that defines a model and how it was trained. Stored as strings
@@ -43,10 +47,11 @@ inline std::string arch_name(Arch a) {
 struct ModelConfig {
   Arch arch = Arch::mlp;
   int hidden = 512, latent = 64;
-  // mlp only
+  // mlp and conv only
   int pitch_embed = 16, duration_embed = 8;
   float dropout = 0.f;
   bool tie_embeddings = false;  // decoder scores positions against the input embeddings
+  int global_latent = 0;        // conv only: size of the whole-melody part of the latent
   int augment_shift = 0;      // training windows start up to this many events late
   int augment_transpose = 0;  // training songs move by up to +-this many semitones
   PitchVocab vocab;
@@ -63,6 +68,12 @@ struct ModelConfig {
       c.hidden = 500, c.latent = 250, c.epochs = 200, c.batch = 32, c.lr = 1e-5, c.weight_decay = 1e-6;
     } else if (arch == Arch::seed_rhythm) {
       c.hidden = 500, c.latent = 300, c.epochs = 8, c.batch = 64, c.lr = 1e-3, c.weight_decay = 0;
+    } else if (arch == Arch::conv) {
+      // Chosen on han (docs/results_vae.md, "the conv VAE"): 8 latents per 4
+      // events, 32 for the whole melody (with its length head), beta 0.3.
+      c.hidden = 128, c.latent = 8, c.global_latent = 32, c.epochs = 120, c.batch = 32, c.lr = 1e-3, c.weight_decay = 0;
+      c.kl_weight = 0.3, c.warmup = 10, c.dropout = 0.f, c.clip = 5;
+      c.tie_embeddings = true, c.augment_shift = 8, c.augment_transpose = 0;
     } else {
       // Chosen on han (docs/results_vae.md, "choosing the default"): beta 0.1
       // with a 10-epoch warm-up, 128 latents, tied embeddings and windows
@@ -74,7 +85,7 @@ struct ModelConfig {
     return c;
   }
 
-  bool is_seed() const { return arch != Arch::mlp; }
+  bool is_seed() const { return is_seed_arch(arch); }
 
   std::map<std::string, std::string> metadata() const {
     auto text = [](auto v) { return legato::detail::concat(v); };
@@ -84,13 +95,14 @@ struct ModelConfig {
         {"batch", text(batch)}, {"lr", text(lr)}, {"weight_decay", text(weight_decay)},
         {"kl_weight", text(kl_weight)}, {"warmup_epochs", text(warmup)}, {"clip", text(clip)},
         {"seed", text(seed)}};
-    if (arch == Arch::mlp) {
+    if (!is_seed()) {
       m["pitch_embed"] = text(pitch_embed);
       m["duration_embed"] = text(duration_embed);
       m["dropout"] = text(dropout);
       m["tie_embeddings"] = tie_embeddings ? "1" : "0";
       m["augment_shift"] = text(augment_shift);
       m["augment_transpose"] = text(augment_transpose);
+      m["global_latent"] = text(global_latent);
       m["pitch_low"] = text(vocab.low);
       m["pitch_high"] = text(vocab.high);
       m["pitch_classes"] = "MIDI pitch_low..pitch_high, rest, padding";
@@ -132,13 +144,14 @@ struct ModelConfig {
     c.warmup = number("warmup_epochs", 0, 1e9);
     c.clip = number("clip", 0, 1e9);
     c.seed = std::uint64_t(number("seed", 0, 1.8e19));
-    if (c.arch == Arch::mlp) {
+    if (!c.is_seed()) {
       c.pitch_embed = int(number("pitch_embed", 1, 4096));
       c.duration_embed = int(number("duration_embed", 1, 4096));
       c.dropout = float(number("dropout", 0, 1));
       c.tie_embeddings = number("tie_embeddings", 0, 1) != 0;
       c.augment_shift = int(number("augment_shift", 0, 1e6));
       c.augment_transpose = int(number("augment_transpose", 0, 48));
+      c.global_latent = m.count("global_latent") ? int(number("global_latent", 0, 1 << 16)) : 0;  // older files: none
       c.vocab.low = int(number("pitch_low", 0, 127));
       c.vocab.high = int(number("pitch_high", c.vocab.low, 127));
     }
@@ -150,7 +163,7 @@ class Model {
  public:
   ModelConfig config;
   std::shared_ptr<SeedVae> seed;      // seed archs
-  std::shared_ptr<SequenceVae> mlp;   // the default
+  std::shared_ptr<SequenceVae> sequence;  // mlp and conv
 
   static Model build(const ModelConfig& c, Rng& rng) {
     check(c.hidden >= 1 && c.latent >= 1, "hidden and latent sizes must be >= 1");
@@ -169,12 +182,14 @@ class Model {
       s.latent = c.latent;
       s.dropout = c.dropout;
       s.tie_embeddings = c.tie_embeddings;
-      m.mlp = std::make_shared<SequenceVae>(s, rng, c.seed ^ 0xd809ULL);
+      s.conv = c.arch == Arch::conv;
+      s.global_latent = s.conv ? c.global_latent : 0;
+      m.sequence = std::make_shared<SequenceVae>(s, rng, c.seed ^ 0xd809ULL);
     }
     return m;
   }
 
-  nn::Module& module() const { return config.is_seed() ? static_cast<nn::Module&>(*seed) : *mlp; }
+  nn::Module& module() const { return config.is_seed() ? static_cast<nn::Module&>(*seed) : *sequence; }
 
   // Weights plus the configuration plus `extra` (training results) as metadata, atomically.
   void save(const std::string& path, const std::map<std::string, std::string>& extra = {}) const {
@@ -225,16 +240,16 @@ inline int seed_target(Arch arch, const VaeSong& s, std::size_t i) {
   return arch == Arch::seed_notes ? s.seq.notes[i] : s.duration_index[i];
 }
 
-// --------------------------------------------------- mlp batches ----
+// --------------------------------------------------- mlp and conv batches ----
 
-struct MlpBatch {
+struct SequenceBatch {
   Ids pitch_in, duration_in;          // (B, L)
   Ids pitch_target, duration_target;  // (B L)
 };
 
-inline MlpBatch mlp_batch(const std::vector<const VaeSong*>& songs, std::size_t begin, std::size_t end) {
+inline SequenceBatch sequence_batch(const std::vector<const VaeSong*>& songs, std::size_t begin, std::size_t end) {
   const std::int64_t B = std::int64_t(end - begin), L = kTwoSeqLength;
-  MlpBatch b{{{B, L}, {}}, {{B, L}, {}}, {{B * L}, {}}, {{B * L}, {}}};
+  SequenceBatch b{{{B, L}, {}}, {{B, L}, {}}, {{B * L}, {}}, {{B * L}, {}}};
   for (std::size_t k = begin; k < end; ++k) {
     const VaeSong& s = *songs[k];
     b.pitch_in.values.insert(b.pitch_in.values.end(), s.pitch_in.begin(), s.pitch_in.end());
@@ -243,6 +258,31 @@ inline MlpBatch mlp_batch(const std::vector<const VaeSong*>& songs, std::size_t 
     b.duration_target.values.insert(b.duration_target.values.end(), s.duration_target.begin(), s.duration_target.end());
   }
   return b;
+}
+
+// A model with a length head (SequenceVae::Config::has_length_head) is scored
+// on the real events only, plus the length of each song: the padding
+// positions leave the per-position targets and `length` holds the number of
+// events of each song (B).
+struct LengthTargets {
+  Ids pitch, duration;  // (B L), kUnknown at the padding
+  Ids length;           // (B)
+};
+
+inline LengthTargets length_targets(const SequenceBatch& b, const PitchVocab& vocab) {
+  LengthTargets t{b.pitch_target, b.duration_target, {{b.pitch_in.shape[0]}, {}}};
+  const std::int64_t B = b.pitch_in.shape[0], L = b.pitch_in.shape[1];
+  for (std::int64_t k = 0; k < B; ++k) {
+    std::int32_t events = 0;
+    for (std::int64_t i = 0; i < L; ++i) {
+      const std::size_t at = std::size_t(k * L + i);
+      const bool padding = b.pitch_in.values[at] == vocab.pad();
+      if (padding) t.pitch.values[at] = t.duration.values[at] = kUnknown;
+      events += !padding;
+    }
+    t.length.values.push_back(events);
+  }
+  return t;
 }
 
 inline std::int64_t kept_targets(const Ids& targets) {

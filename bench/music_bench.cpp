@@ -34,7 +34,7 @@ struct InMemory {
 const InMemory& in_memory() {
   static const InMemory corpus = [] {
     InMemory m;
-    for (const fs::path& p : list_kern_files(corpus_dir)) m.files.emplace_back(p.filename().string(), read_file_bytes(p));
+    for (const fs::path& p : list_kern_files(corpus_dir)) m.files.emplace_back(p.filename().string(), legato::read_file(p));
     return m;
   }();
   return corpus;

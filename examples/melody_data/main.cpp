@@ -244,7 +244,7 @@ int run_convert(const Args& args) {
 int run_decode(const Args& args) {
   check(args.positional.size() == 1, "decode needs OUT, a .mid or .krn path (see --help)");
   check(args.has("--tokens") != args.has("--tokens-file"), "decode needs exactly one of --tokens and --tokens-file");
-  const std::string text = args.has("--tokens") ? args.get("--tokens") : read_file_bytes(args.get("--tokens-file"));
+  const std::string text = args.has("--tokens") ? args.get("--tokens") : read_file(args.get("--tokens-file"));
   TimeseriesDecodeOptions decode;
   decode.seed_quirks = args.has("--seed-quirks");
   const Melody melody = decode_timeseries(split_tokens(text), decode);

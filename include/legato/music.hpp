@@ -15,7 +15,6 @@
 #include "legato/music/vocabulary.hpp"
 #include "legato/music/twoseq.hpp"
 #include "legato/music/vae_series.hpp"
-#include "legato/music/file_io.hpp"
 #include "legato/music/midi_file.hpp"
 #include "legato/music/midi_writer.hpp"
 #include "legato/music/midi_reader.hpp"

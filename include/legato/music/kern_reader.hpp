@@ -37,7 +37,7 @@
 #include <string>
 #include <string_view>
 
-#include "legato/music/file_io.hpp"
+#include "legato/util/file.hpp"
 #include "legato/music/song.hpp"
 #include "legato/util/error.hpp"
 
@@ -393,7 +393,7 @@ inline Song parse_kern(std::string_view text, const std::string& source = "<memo
 inline Song read_kern_file(const std::filesystem::path& path) {
   std::string bytes;
   try {
-    bytes = read_file_bytes(path);
+    bytes = read_file(path);
   } catch (const Error& e) {
     throw KernError(KernProblem::unreadable, e.what());
   }

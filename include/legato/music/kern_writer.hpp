@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "legato/music/file_io.hpp"
+#include "legato/util/file.hpp"
 #include "legato/music/song.hpp"
 #include "legato/util/error.hpp"
 
@@ -157,7 +157,7 @@ inline std::string kern_text(const Song& song) {
 }
 
 inline void write_kern_file(const std::filesystem::path& path, const Song& song) {
-  write_file_atomic(path, kern_text(song));
+  write_file_atomically(path, kern_text(song));
 }
 
 }  // namespace legato::music

@@ -3,7 +3,7 @@
 // here: midi_writer.hpp turns a Song into a MidiFile, midi_reader.hpp a
 // MidiFile into a Song.
 //
-//   MidiFile f = parse_midi(read_file_bytes("x.mid"), "x.mid");  // throws legato::Error on bad bytes
+//   MidiFile f = parse_midi(read_file("x.mid"), "x.mid");  // throws legato::Error on bad bytes
 //   for (const MidiTrack& t : f.tracks) for (const MidiEvent& e : t.events) ...
 //   std::string bytes = encode_midi(f);                           // deltas, End of Track added
 //

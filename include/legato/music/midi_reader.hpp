@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "legato/music/file_io.hpp"
+#include "legato/util/file.hpp"
 #include "legato/music/midi_file.hpp"
 #include "legato/music/song.hpp"
 #include "legato/util/error.hpp"
@@ -125,7 +125,7 @@ inline Song song_from_midi(const MidiFile& file, const MidiReadOptions& options 
 }
 
 inline Song read_midi_song(const std::filesystem::path& path, const MidiReadOptions& options = {}) {
-  return song_from_midi(parse_midi(read_file_bytes(path), path.string()), options);
+  return song_from_midi(parse_midi(read_file(path), path.string()), options);
 }
 
 }  // namespace legato::music

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "legato/music/file_io.hpp"
+#include "legato/util/file.hpp"
 #include "legato/music/midi_file.hpp"
 #include "legato/music/song.hpp"
 #include "legato/util/error.hpp"
@@ -168,7 +168,7 @@ inline std::string midi_bytes(const Song& song, const MidiWriteOptions& options 
 
 // Writes atomically (temporary file, then rename).
 inline void write_midi_file(const std::filesystem::path& path, const Song& song, const MidiWriteOptions& options = {}) {
-  write_file_atomic(path, midi_bytes(song, options));
+  write_file_atomically(path, midi_bytes(song, options));
 }
 
 }  // namespace legato::music

@@ -1,7 +1,10 @@
 #pragma once
-// The default melody VAE (`--arch mlp`): what the seed's report describes and
-// intends, a VAE over the whole 100-event melody with a categorical output.
+// The categorical melody VAEs: `--arch mlp`, what the seed's report describes
+// and intends, a VAE over the whole 100-event melody with a categorical output
+// per position; and `--arch conv`, the default, the same with convolutional
+// bodies (below).
 //
+// mlp:
 //   encoder  pitch ids (B, L), duration ids (B, L)
 //            -> embeddings (B, L, Ep) and (B, L, Ed), joined (B, L, Ep + Ed), flattened (B, L (Ep + Ed))
 //            -> Linear -> H, LeakyReLU 0.2, Dropout, Linear H -> H, LeakyReLU 0.2
@@ -36,9 +39,10 @@
 // generalises to unseen melodies where the whole-melody MLP memorises
 // (docs/results_vae.md). C is `latent`, G `global_latent`.
 //
-// With G > 0 the melody's length is modelled apart: a length head (Linear G -> H,
-// LeakyReLU, Linear H -> L + 1) reads the global part, length logits (B, L + 1), and the per-position outputs are
-// scored on the real events only: p(x | z) = p(n | z_global) Π_{i<n} p(x_i | z).
+// With G > 0 the melody's length is modelled apart: a length head (Linear
+// G -> H, LeakyReLU, Linear H -> L + 1) reads the global part and gives length
+// logits (B, L + 1), and the per-position outputs are scored on the real
+// events only: p(x | z) = p(n | z_global) Π_{i<n} p(x_i | z).
 // Without it, each column would say on its own whether the melody has ended,
 // and a prior draw of independent columns ends most melodies after a few
 // events (measured: 12–22 events against 65 in the songs).
@@ -77,7 +81,6 @@ struct SequenceVaeConfig {
 
   std::int64_t local_size() const { return conv ? std::int64_t(latent) * (length / 4) : latent; }  // C L/4 (or Z)
   std::int64_t latent_size() const { return local_size() + (conv ? global_latent : 0); }             // Z
-  bool has_length_head() const { return conv && global_latent > 0; }
 };
 
 class SequenceVae : public nn::Module {
@@ -118,7 +121,7 @@ class SequenceVae : public nn::Module {
       conv_mu = conv1d("conv_mu", H, Z, 3, 1, 1);
       conv_logvar = conv1d("conv_logvar", H, Z, 3, 1, 1);
       conv_z = conv1d("conv_z", Z + c.global_latent, H, 3, 1, 1);
-      if (c.global_latent > 0) {
+      if (c.global_latent > 0) {  // the code for the whole melody, and the length head that reads it
         global_mu = linear("global_mu", H, c.global_latent);
         global_logvar = linear("global_logvar", H, c.global_latent);
         length_hidden = linear("length_hidden", c.global_latent, H);
@@ -170,14 +173,18 @@ class SequenceVae : public nn::Module {
     Tensor length;
     if (config.conv) {
       const std::int64_t Zl = config.local_size(), G = config.global_latent;
-      if (G) length = length_head->forward(leaky_relu(length_hidden->forward(slice(z, 1, Zl, Zl + G)), 0.2f));  // (B, L + 1)
       Tensor columns = reshape(G ? slice(z, 1, 0, Zl) : z, {B, config.latent, L / 4});  // (B, C, L/4)
-      if (G)  // the global part, repeated at every column: (B, G, 1) + (1, 1, L/4) broadcasts to (B, G, L/4)
-        columns = concat({columns, add(reshape(slice(z, 1, Zl, Zl + G), {B, G, 1}), Tensor::zeros({1, 1, L / 4}))}, 1);
+      if (G) {
+        const Tensor global = slice(z, 1, Zl, Zl + G);  // (B, G)
+        // The global part alone says how long the melody is...
+        length = length_head->forward(leaky_relu(length_hidden->forward(global), 0.2f));  // (B, L + 1)
+        // ...and joins every column: (B, G, 1) + (1, 1, L/4) broadcasts to (B, G, L/4).
+        columns = concat({columns, add(reshape(global, {B, G, 1}), Tensor::zeros({1, 1, L / 4}))}, 1);
+      }
       Tensor h = leaky_relu(conv_z->forward(columns), 0.2f);  // (B, H, L/4)
-      h = leaky_relu(conv_up1->forward(h), 0.2f);                                           // (B, H, L/2)
-      h = leaky_relu(conv_up2->forward(h), 0.2f);                                           // (B, H, L)
-      Tensor out = transpose(conv_out->forward(h), 1, 2);                                   // (B, L, Wp + Wd)
+      h = leaky_relu(conv_up1->forward(h), 0.2f);             // (B, H, L/2)
+      h = leaky_relu(conv_up2->forward(h), 0.2f);             // (B, H, L)
+      Tensor out = transpose(conv_out->forward(h), 1, 2);     // (B, L, Wp + Wd)
       const std::int64_t W = out.shape()[2], Wp = W - (config.tie_embeddings ? config.duration_embed
                                                                               : config.duration_classes);
       out = reshape(out, {B * L, W});

@@ -260,7 +260,7 @@ inline SequenceBatch sequence_batch(const std::vector<const VaeSong*>& songs, st
   return b;
 }
 
-// A model with a length head (SequenceVae::Config::has_length_head) is scored
+// A model with a length head (conv with --global-latent > 0) is scored
 // on the real events only, plus the length of each song: the padding
 // positions leave the per-position targets and `length` holds the number of
 // events of each song (B).

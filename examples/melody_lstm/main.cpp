@@ -94,6 +94,9 @@ int cmd_train(const std::vector<std::string>& args) {
   opt.stop_after_steps = cli.integer("steps", 0, "stop after N optimiser steps of this run (0 = no limit; timing)");
   opt.metrics_json = cli.text("metrics-json", "", "write the final metrics as one JSON object");
   opt.resume = cli.flag("resume", "continue from --out (model, Adam state, epoch, lane state)");
+  opt.best_out = cli.text("best-out", "",
+                          "hold back ~10% of the training songs for validation and keep the model with the lowest "
+                          "validation NLL here (for long budgets: the model over-fits after about a minute)");
   opt.final_extras = !cli.flag("no-baseline", "skip the n-gram baseline and seed-style accuracy at the end");
   opt.parallel = cli.text("parallel", opt.parallel,
                           "lanes: each thread trains a share of the batch (robust on a busy machine) | units: the LSTM "
@@ -116,7 +119,13 @@ int cmd_train(const std::vector<std::string>& args) {
   // Read the corpus (and the checkpoint to resume) before the banner, so that
   // bad input gets its one line of error and nothing else.
   const MelodyData data = load_melody_data(opt.corpus);
-  if (opt.resume) require_same_vocabulary(load_model(opt.out).vocab, opt.out, data.vocab, opt.corpus);
+  legato::check(opt.best_out.empty() || opt.best_out != opt.out, "--best-out must name another file than --out");
+  if (opt.resume) {
+    const LoadedModel saved = load_model(opt.out);
+    require_same_vocabulary(saved.vocab, opt.out, data.vocab, opt.corpus);
+    legato::check(saved.progress.validation_split == !opt.best_out.empty(), "--resume: '", opt.out, "' was trained ",
+                  saved.progress.validation_split ? "with" : "without", " --best-out; resume it the same way");
+  }
   legato::check(opt.parallel == "lanes" || opt.parallel == "units", "--parallel must be 'lanes' or 'units', got '",
                 opt.parallel, "'");
   opt.threads = legato::examples::setup_threads(cli);

@@ -98,6 +98,11 @@ struct Progress {
   double train_seconds = 0;        // wall time of the training loops so far
   std::int64_t planned_steps = 0;  // the cosine schedule's length (0: constant)
   std::string lanes;               // sequence mode: SequenceBatcher::save_state()
+  // --best-out (train.hpp): the validation slice was held back from training,
+  // and the best model so far had this validation NLL after this epoch.
+  bool validation_split = false;
+  double best_validation_nll = NAN;
+  std::int64_t best_epoch = 0;
 };
 
 class MelodyLstm : public legato::nn::Module {
@@ -193,7 +198,10 @@ inline std::map<std::string, std::string> checkpoint_metadata(const Hyper& h, co
           {"planned_steps", std::to_string(p.planned_steps)},
           {"train_seconds", real(p.train_seconds)},
           {"lanes", p.lanes},
-          {"corpus", corpus}};
+          {"corpus", corpus},
+          {"validation_split", p.validation_split ? "1" : "0"},
+          {"best_validation_nll", std::isfinite(p.best_validation_nll) ? real(p.best_validation_nll) : "none"},
+          {"best_epoch", std::to_string(p.best_epoch)}};
 }
 
 // Everything a checkpoint holds beyond the model.
@@ -286,6 +294,12 @@ inline LoadedModel load_model(const std::string& path) {
   p.train_seconds = detail::meta_number(f, path, "train_seconds");
   p.lanes = detail::meta(f, path, "lanes");
   out.corpus = detail::meta(f, path, "corpus");
+  if (f.metadata.count("validation_split")) {  // written since --best-out exists
+    p.validation_split = detail::meta(f, path, "validation_split") == "1";
+    if (detail::meta(f, path, "best_validation_nll") != "none")
+      p.best_validation_nll = detail::meta_number(f, path, "best_validation_nll");
+    p.best_epoch = detail::meta_integer(f, path, "best_epoch");
+  }
 
   out.model = std::make_unique<MelodyLstm>(out.vocab.size(), h);
   const legato::StateDictReport report =

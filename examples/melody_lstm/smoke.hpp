@@ -187,6 +187,29 @@ inline int run_smoke(const SmokeOptions& o) {
     ok(std::isfinite(r.held_out.nll()), "window mode evaluates");
   }
 
+  // 3b. --best-out: a validation slice held back, the best epoch kept
+  {
+    TrainOptions tb = t;
+    tb.out = (dir / "last.safetensors").string();
+    tb.best_out = (dir / "best.safetensors").string();
+    tb.epochs = 3;
+    const TrainResult r = train(tb, h);
+    double lowest = INFINITY;
+    std::int64_t lowest_epoch = 0;
+    for (const EpochRecord& e : r.history)
+      if (e.validation_nll < lowest) lowest = e.validation_nll, lowest_epoch = e.epoch;
+    ok(r.validation_songs > 0 && r.training_songs + r.validation_songs == data.train.size(),
+       "--best-out holds back validation songs from the training songs");
+    ok(r.progress.best_epoch == lowest_epoch && r.progress.best_validation_nll == lowest,
+       "--best-out keeps the epoch with the lowest validation NLL");
+    const LoadedModel best = load_model(tb.best_out);
+    ok(best.progress.epochs_done == lowest_epoch && std::fabs(best.progress.best_validation_nll - lowest) < 1e-6 * lowest,
+       "the --best-out file is that epoch's model (its metadata keeps 9 digits)");
+    tb.resume = true;
+    tb.best_out.clear();
+    ok(smoke::throws([&] { train(tb, Hyper{}, {}); }), "resuming without the --best-out of the first run is refused");
+  }
+
   // 4. evaluate
   LoadedModel model = load_model(dir / "model.safetensors");
   const EvaluationReport report = evaluate_model(*model.model, model.hyper, data, t.threads);

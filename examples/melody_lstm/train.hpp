@@ -50,6 +50,7 @@ struct TrainOptions {
   std::int64_t stop_after_steps = 0;  // stop after this many steps of this run, as if out of time (tests)
   int threads = 1;
   std::string parallel = "lanes";  // lanes: a replica per thread (parallel.hpp) | units: the kernels split H
+  std::string best_out;  // "" = none; else hold back a validation slice and keep the best model here
 };
 
 struct EpochRecord {
@@ -57,6 +58,7 @@ struct EpochRecord {
   double seconds = 0;      // loop time when the epoch ended
   double train_loss = 0;   // mean over the epoch's steps
   Metrics held_out;
+  double validation_nll = NAN;  // with --best-out
 };
 
 struct TrainResult {
@@ -71,6 +73,7 @@ struct TrainResult {
   std::int64_t lane_steps = 0;   // T·B per step (window mode: T·B too), summed
   std::int64_t targets = 0;      // targets that counted in the loss
   double last_loss = NAN;
+  std::size_t training_songs = 0, validation_songs = 0;
 };
 
 inline std::string format_metrics(const Metrics& m) {
@@ -109,6 +112,21 @@ inline void reset_lanes(legato::nn::LSTMState& state, const std::vector<char>& r
 
 }  // namespace detail
 
+// --best-out: the training songs of the n-gram's tuning slice (about 10 %;
+// every 10th song on a corpus too small for it) become a validation set that
+// is never trained on. After every epoch the model with the lowest validation
+// NLL so far is written to the --best-out file, so a long run keeps the model
+// from before it over-fits (docs/results.md). The held-out songs stay out of
+// every choice and only report.
+inline void split_validation(const std::vector<SongIds>& songs, std::vector<SongIds>& training,
+                             std::vector<SongIds>& validation) {
+  for (const SongIds& s : songs) (in_tuning_slice(s.name) ? validation : training).push_back(s);
+  if (!validation.empty() && !training.empty()) return;
+  training.clear();
+  validation.clear();
+  for (std::size_t i = 0; i < songs.size(); ++i) (i % 10 == 0 ? validation : training).push_back(songs[i]);
+}
+
 // `given` lists the hyperparameter flags the user typed: with --resume they
 // must agree with the checkpoint's.
 // `preloaded` is the corpus already read from opt.corpus, if the caller has it.
@@ -127,6 +145,15 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   if (!preloaded) own = load_melody_data(opt.corpus);
   const MelodyData& data = preloaded ? *preloaded : *own;
   const std::int32_t slash = data.vocab.delimiter_id();
+  const bool keep_best = !opt.best_out.empty();
+  check(!keep_best || opt.best_out != opt.out, "--best-out must name another file than --out");
+  std::vector<SongIds> training_songs, validation_songs;
+  if (keep_best)
+    split_validation(data.train, training_songs, validation_songs);
+  else
+    training_songs = data.train;
+  check(!training_songs.empty() && (!keep_best || !validation_songs.empty()),
+        "--best-out: too few training songs to hold back a validation set (", data.train.size(), ")");
   if (!opt.quiet) {
     std::fprintf(stderr, "%s", data.report.substr(0, data.report.find('\n') + 1).c_str());
     std::fprintf(stderr, "vocabulary: %d tokens [%s]; %zu training songs (%lld tokens), %zu held out (%lld tokens)\n",
@@ -164,8 +191,11 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
     h = saved;
     model = std::move(loaded->model);
     progress = loaded->progress;
+    check(progress.validation_split == keep_best, "--resume: '", opt.out, "' was trained ",
+          progress.validation_split ? "with" : "without", " --best-out; resume it the same way");
   } else {
     model = std::make_unique<MelodyLstm>(data.vocab.size(), h);
+    progress.validation_split = keep_best;
   }
   model->train();
   legato::optim::Adam adam(model->parameters(), h.lr, 0.9f, 0.999f, 1e-7f);
@@ -186,10 +216,10 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
 
   ShardedStep stepper(*model, h, lane_threads);
   const bool window = h.mode == "window";
-  const std::int64_t songs = static_cast<std::int64_t>(data.train.size());
-  SequenceBatcher seq_batcher(data.train, B, T, slash, 1, /*repeat=*/true, derived_seed(h.seed, 4, 0) | 1);
+  const std::int64_t songs = static_cast<std::int64_t>(training_songs.size());
+  SequenceBatcher seq_batcher(training_songs, B, T, slash, 1, /*repeat=*/true, derived_seed(h.seed, 4, 0) | 1);
   std::optional<WindowBatcher> win_batcher;
-  if (window) win_batcher.emplace(data.train, B, T, slash);
+  if (window) win_batcher.emplace(training_songs, B, T, slash);
   if (!window && !progress.lanes.empty()) seq_batcher.load_state(progress.lanes);
   const std::int64_t steps_per_epoch = window ? win_batcher->steps_per_epoch() : seq_batcher.steps_per_pass();
   if (h.schedule == "cosine" && progress.planned_steps == 0) {
@@ -281,11 +311,27 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
     record.held_out = held_out_metrics(*model, data.held_out, data.vocab, h.start_symbols(), lane_threads);
     record.seconds = seconds_before + loop_clock.seconds();
     progress.train_seconds = record.seconds;
+    bool best = false;
+    if (keep_best) {
+      record.validation_nll =
+          held_out_metrics(*model, validation_songs, data.vocab, h.start_symbols(), lane_threads).nll();
+      best = std::isfinite(record.validation_nll) &&
+             !(record.validation_nll >= progress.best_validation_nll);  // true while the best is NaN (none yet)
+      if (best) {
+        progress.best_validation_nll = record.validation_nll;
+        progress.best_epoch = progress.epochs_done;
+        save_checkpoint(opt.best_out, *model, h, data.vocab, progress, opt.corpus);
+      }
+    }
     save();
     result.history.push_back(record);
     if (!opt.quiet)
-      std::fprintf(stderr, "epoch %lld  %.1fs  train loss %.4f  held-out %s\n", static_cast<long long>(record.epoch),
-                   record.seconds, record.train_loss, format_metrics(record.held_out).c_str());
+      std::fprintf(stderr, "epoch %lld  %.1fs  train loss %.4f  %sheld-out %s\n", static_cast<long long>(record.epoch),
+                   record.seconds, record.train_loss,
+                   keep_best ? legato::detail::concat("validation NLL ", record.validation_nll, best ? " (best)  " : "  ")
+                                   .c_str()
+                             : "",
+                   format_metrics(record.held_out).c_str());
   }
   progress.train_seconds = seconds_before + loop_clock.seconds();
   save();  // the end (possibly in the middle of an epoch)
@@ -298,6 +344,12 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   // ---- the final evaluation (after the time budget) ----
   result.progress = progress;
   result.hyper = h;
+  result.training_songs = training_songs.size();
+  result.validation_songs = validation_songs.size();
+  if (keep_best && !opt.quiet)
+    std::fprintf(stderr, "best model: epoch %lld, validation NLL %.4f (%zu validation songs), in %s\n",
+                 static_cast<long long>(progress.best_epoch), progress.best_validation_nll, validation_songs.size(),
+                 progress.best_epoch > 0 ? opt.best_out.c_str() : "(no epoch completed: not written)");
   result.held_out = held_out_metrics(*model, data.held_out, data.vocab, h.start_symbols(), lane_threads);
   if (opt.final_extras && !data.held_out.empty()) {
     result.ngram = ngram_baseline(data);
@@ -339,6 +391,13 @@ inline nlohmann::ordered_json metrics_json(const TrainResult& r, const Hyper& h,
     j["seed_style_windows"] = r.seed_style->windows;
   }
   j["final_train_loss"] = number(r.last_loss);
+  j["training_songs"] = r.training_songs;
+  if (!opt.best_out.empty()) {
+    j["validation_songs"] = r.validation_songs;
+    j["best_out"] = opt.best_out;
+    j["best_epoch"] = r.progress.best_epoch;
+    j["best_validation_nll"] = number(r.progress.best_validation_nll);
+  }
   j["mode"] = h.mode;
   j["hidden"] = h.hidden;
   j["layers"] = h.layers;
@@ -360,7 +419,8 @@ inline nlohmann::ordered_json metrics_json(const TrainResult& r, const Hyper& h,
                        {"train_loss", number(e.train_loss)},
                        {"val_nll_nats", number(e.held_out.nll())},
                        {"val_accuracy", number(e.held_out.accuracy())},
-                       {"val_accuracy_nonhold", number(e.held_out.accuracy_nonhold())}});
+                       {"val_accuracy_nonhold", number(e.held_out.accuracy_nonhold())},
+                       {"validation_nll_nats", number(e.validation_nll)}});
   j["history"] = history;
   return j;
 }

@@ -19,55 +19,14 @@ using namespace legato;
 
 #ifdef LEGATO_CUDA
 
+#include "cuda_check.hpp"
+
+using namespace legato::cuda_test;
+
 namespace {
 
-#define SKIP_WITHOUT_GPU()                \
-  do {                                    \
-    if (!cuda::available()) {             \
-      MESSAGE("skipped: no CUDA device"); \
-      return;                             \
-    }                                     \
-  } while (0)
-
-using Vec = std::vector<float>;
-using VecD = std::vector<double>;
-
-std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
-
-Vec random_vector(std::size_t n, Rng& rng, float lo = -1.f, float hi = 1.f) {
-  Vec v(n);
-  for (auto& x : v) x = rng.uniform(lo, hi);
-  return v;
-}
-
-cuda::Buffer upload(const Vec& v) {
-  cuda::Buffer b(v.size());
-  cuda::copy_to_device(b.data(), v.data(), v.size());
-  return b;
-}
-
-Vec download(const float* d, std::size_t n) {
-  Vec v(n);
-  cuda::copy_to_host(v.data(), d, n);
-  return v;
-}
-
-void check_close(const Vec& actual, const VecD& expected, double atol, double rtol, const std::string& what) {
-  REQUIRE(actual.size() == expected.size());
-  std::ostringstream bad;
-  int count = 0;
-  double worst = 0;
-  for (std::size_t i = 0; i < actual.size(); ++i) {
-    const double d = std::fabs(actual[i] - expected[i]);
-    worst = std::max(worst, d);
-    if (!(d <= atol + rtol * std::fabs(expected[i]))) {
-      if (count < 5) bad << " [" << i << "] " << actual[i] << " vs " << expected[i] << ";";
-      ++count;
-    }
-  }
-  INFO(what << ": max |diff| " << worst << ", " << count << " of " << actual.size() << " mismatch:" << bad.str());
-  CHECK(count == 0);
-}
+// Random inputs in [lo, hi), this file's usual range by default.
+Vec random_vector(std::size_t n, Rng& rng, float lo = -1.f, float hi = 1.f) { return random_uniform(n, rng, lo, hi); }
 
 std::string describe(const cuda::Conv1dShape& s) {
   std::ostringstream o;

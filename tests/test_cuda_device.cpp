@@ -16,13 +16,7 @@ using namespace legato;
 
 #ifdef LEGATO_CUDA
 
-#define SKIP_WITHOUT_GPU()                                        \
-  do {                                                            \
-    if (!cuda::available()) {                                     \
-      MESSAGE("skipped: no CUDA device");                         \
-      return;                                                     \
-    }                                                             \
-  } while (0)
+#include "cuda_check.hpp"
 
 TEST_CASE("cuda: require_device agrees with available") {
   if (!cuda::available()) {

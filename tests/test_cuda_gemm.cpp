@@ -19,36 +19,13 @@ using namespace legato;
 
 #ifdef LEGATO_CUDA
 
+#include "cuda_check.hpp"
+
+using namespace legato::cuda_test;
+
 namespace {
 
-// Sizes are int64 in the API and size_t in std::vector.
-std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
-
-#define SKIP_WITHOUT_GPU()                \
-  do {                                    \
-    if (!cuda::available()) {             \
-      MESSAGE("skipped: no CUDA device"); \
-      return;                             \
-    }                                     \
-  } while (0)
-
-std::vector<float> random_vector(std::size_t n, Rng& rng) {
-  std::vector<float> v(n);
-  for (auto& x : v) x = rng.uniform(-1.f, 1.f);
-  return v;
-}
-
-cuda::Buffer upload(const std::vector<float>& v) {
-  cuda::Buffer b(v.size());
-  cuda::copy_to_device(b.data(), v.data(), v.size());
-  return b;
-}
-
-std::vector<float> download(const float* d, std::size_t n) {
-  std::vector<float> v(n);
-  cuda::copy_to_host(v.data(), d, n);
-  return v;
-}
+Vec random_vector(std::size_t n, Rng& rng) { return random_uniform(n, rng, -1.f, 1.f); }
 
 // op(A) op(B) in double.
 std::vector<double> product_ref(bool ta, bool tb, std::int64_t M, std::int64_t N, std::int64_t K,

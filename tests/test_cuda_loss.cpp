@@ -18,60 +18,14 @@ using namespace legato;
 
 #ifdef LEGATO_CUDA
 
+#include "cuda_check.hpp"
+
+using namespace legato::cuda_test;
+
 namespace {
 
-// Sizes are int64 in the API and size_t in std::vector.
-std::size_t sz(std::int64_t v) { return static_cast<std::size_t>(v); }
-
-#define SKIP_WITHOUT_GPU()                \
-  do {                                    \
-    if (!cuda::available()) {             \
-      MESSAGE("skipped: no CUDA device"); \
-      return;                             \
-    }                                     \
-  } while (0)
-
-std::vector<float> random_vector(std::size_t n, Rng& rng, float lo = -2.f, float hi = 2.f) {
-  std::vector<float> v(n);
-  for (auto& x : v) x = rng.uniform(lo, hi);
-  return v;
-}
-
-cuda::Buffer upload(const std::vector<float>& v) {
-  cuda::Buffer b(v.size());
-  cuda::copy_to_device(b.data(), v.data(), v.size());
-  return b;
-}
-
-cuda::IntBuffer upload_ints(const std::vector<std::int32_t>& v) {
-  cuda::IntBuffer b(v.size());
-  cuda::copy_ints_to_device(b.data(), v.data(), v.size());
-  return b;
-}
-
-std::vector<float> download(const float* d, std::size_t n) {
-  std::vector<float> v(n);
-  cuda::copy_to_host(v.data(), d, n);
-  return v;
-}
-
-void check_close(const std::vector<float>& actual, const std::vector<double>& expected, double atol, double rtol,
-                 const std::string& what) {
-  REQUIRE(actual.size() == expected.size());
-  std::ostringstream bad;
-  int count = 0;
-  double worst = 0;
-  for (std::size_t i = 0; i < actual.size(); ++i) {
-    const double d = std::fabs(actual[i] - expected[i]);
-    worst = std::max(worst, d);
-    if (!(d <= atol + rtol * std::fabs(expected[i]))) {
-      if (count < 5) bad << " [" << i << "] " << actual[i] << " vs " << expected[i] << ";";
-      ++count;
-    }
-  }
-  INFO(what << ": max |diff| " << worst << ", " << count << " mismatches:" << bad.str());
-  CHECK(count == 0);
-}
+// Random inputs in [lo, hi), this file's usual range by default.
+Vec random_vector(std::size_t n, Rng& rng, float lo = -2.f, float hi = 2.f) { return random_uniform(n, rng, lo, hi); }
 
 }  // namespace
 

@@ -1,0 +1,44 @@
+# The bad-input scripts of the example programs (examples/*/bad_input.cmake)
+# include this. Each case runs ${PROGRAM} with its arguments and must exit
+# with status 1 (bad input: not 0, not a crash, not a timeout) and print
+# exactly one line on stderr, starting "<program>: error: ".
+#
+#   include(${CMAKE_CURRENT_LIST_DIR}/../common/bad_input_cases.cmake)
+#   expect_failure("unknown flag" train --bogus 1)
+#   ...
+#   finish_bad_input_cases()
+
+get_filename_component(bad_input_program "${PROGRAM}" NAME_WE)
+set(failures 0)
+
+function(expect_failure name)
+  execute_process(COMMAND "${PROGRAM}" ${ARGN}
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
+  string(STRIP "${err}" err)
+  string(REGEX MATCHALL "\n" newlines "${err}")
+  list(LENGTH newlines extra_lines)
+  set(problem "")
+  if(rc STREQUAL "0")
+    set(problem "exited with 0")
+  elseif(NOT rc STREQUAL "1")
+    set(problem "exit status '${rc}' (expected 1: bad input, not a crash or a timeout)")
+  elseif(NOT extra_lines EQUAL 0)
+    set(problem "stderr has more than one line")
+  elseif(NOT err MATCHES "^${bad_input_program}: error: ")
+    set(problem "stderr does not start with '${bad_input_program}: error: '")
+  endif()
+  if(problem)
+    message(SEND_ERROR "FAIL ${name}: ${problem}\n  stderr: ${err}")
+    math(EXPR n "${failures} + 1")
+    set(failures ${n} PARENT_SCOPE)
+  else()
+    message(STATUS "ok   ${name}: ${err}")
+  endif()
+endfunction()
+
+function(finish_bad_input_cases)
+  if(failures GREATER 0)
+    message(FATAL_ERROR "${failures} bad-input case(s) failed")
+  endif()
+  message(STATUS "all bad-input cases refused with one line")
+endfunction()

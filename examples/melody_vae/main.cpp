@@ -155,7 +155,27 @@ struct TrainLog {
   json epochs = json::array();
   long epochs_done = 0;
   double seconds = 0;
+
+  void end_epoch(long epoch, double loss, json row, std::string line, Model& model,
+                 const std::vector<const VaeSong*>& held_out, const TrainRun& run, ProgressBar& bar);
 };
+
+// The end of an epoch, for every arch: the log row, the held-out evaluation
+// every `eval_every` epochs and after the last, and the printed line.
+void TrainLog::end_epoch(long epoch, double loss, json row, std::string line, Model& model,
+                         const std::vector<const VaeSong*>& held_out, const TrainRun& run, ProgressBar& bar) {
+  epoch_loss.push_back(loss);
+  epochs_done = epoch;
+  if (!held_out.empty() && (epoch % run.eval_every == 0 || epoch == model.config.epochs)) {
+    const Evaluation e = evaluate_model(model, held_out, kEvalSeed);
+    row["held_out"] = e.json();
+    line += "  held-out: " + e.brief();
+  }
+  epochs.push_back(std::move(row));
+  bar.finish();
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
 
 // Stops before an epoch that would overrun the budget (by the last epoch's time).
 bool out_of_time(const TrainRun& run, const Stopwatch& clock, double last_epoch_seconds) {
@@ -200,19 +220,9 @@ TrainLog train_seed(Model& model, const VaeCorpus& data, const TrainRun& run) {
     }
     last_epoch = clock.seconds() - start;
     const double epoch_loss = total / double(std::max<std::size_t>(1, N / B));
-    log.epoch_loss.push_back(epoch_loss);
-    log.epochs_done = epoch;
     json row = {{"epoch", epoch}, {"loss", epoch_loss}, {"seconds", clock.seconds()}};
     std::string line = legato::detail::concat("epoch ", epoch, ": seed-style loss ", epoch_loss, " (", last_epoch, " s)");
-    if (!held_out.empty() && (epoch % run.eval_every == 0 || epoch == c.epochs)) {
-      const Evaluation e = evaluate_model(model, held_out, kEvalSeed);
-      row["held_out"] = e.json();
-      line += "  held-out: " + e.brief();
-    }
-    log.epochs.push_back(row);
-    bar.finish();
-    std::printf("%s\n", line.c_str());
-    std::fflush(stdout);
+    log.end_epoch(epoch, epoch_loss, std::move(row), line, model, held_out, run, bar);
   }
   log.seconds = clock.seconds();
   return log;
@@ -301,8 +311,6 @@ TrainLog train_sequence_vae(Model& model, const VaeCorpus& data, const TrainRun&
     }
     last_epoch = clock.seconds() - start;
     const double epoch_loss = (recon_total + kl_total) / double(N);
-    log.epoch_loss.push_back(epoch_loss);
-    log.epochs_done = epoch;
     json row = {{"epoch", epoch},
                 {"neg_elbo", epoch_loss},
                 {"recon", recon_total / double(N)},
@@ -312,15 +320,7 @@ TrainLog train_sequence_vae(Model& model, const VaeCorpus& data, const TrainRun&
     std::string line = legato::detail::concat("epoch ", epoch, ": train -ELBO ", epoch_loss, " (recon ",
                                               recon_total / double(N), ", KL ", kl_total / double(N), ", beta ", beta,
                                               ", ", last_epoch, " s)");
-    if (!held_out.empty() && (epoch % run.eval_every == 0 || epoch == c.epochs)) {
-      const Evaluation e = evaluate_model(model, held_out, kEvalSeed);
-      row["held_out"] = e.json();
-      line += "  held-out: " + e.brief();
-    }
-    log.epochs.push_back(row);
-    bar.finish();
-    std::printf("%s\n", line.c_str());
-    std::fflush(stdout);
+    log.end_epoch(epoch, epoch_loss, std::move(row), line, model, held_out, run, bar);
   }
   log.seconds = clock.seconds();
   vae.eval();

@@ -250,10 +250,11 @@ int cmd_smoke(const std::vector<std::string>& args) {
 
 constexpr const char* kUsage =
     "usage: melody_lstm COMMAND [flags]   (COMMAND --help lists the flags)\n"
-    "  train     --corpus DIR --out MODEL.safetensors [--epochs N] [--time-budget S] [--mode sequence|window] …\n"
+    "  train     --corpus DIR --out MODEL.safetensors [--epochs N] [--time-budget S] [--mode sequence|window]\n"
+    "            [--best-out BEST.safetensors] …\n"
     "  generate  --model MODEL --out-dir DIR [--count 10] [--temperature 0.7] [--seed-melody \"55\"] …\n"
     "  complete  --model MODEL --primer FILE.krn|FILE.mid --out-dir DIR [--primer-steps 29] …\n"
-    "  evaluate  --model MODEL --corpus DIR\n"
+    "  evaluate  --model MODEL --corpus DIR [--seed-style-on-training]\n"
     "  --smoke   [--work-dir DIR] [--corpus DIR]   a tiny end-to-end run for CI\n";
 
 }  // namespace

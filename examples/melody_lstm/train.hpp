@@ -147,11 +147,9 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   const std::int32_t slash = data.vocab.delimiter_id();
   const bool keep_best = !opt.best_out.empty();
   check(!keep_best || opt.best_out != opt.out, "--best-out must name another file than --out");
-  std::vector<SongIds> training_songs, validation_songs;
-  if (keep_best)
-    split_validation(data.train, training_songs, validation_songs);
-  else
-    training_songs = data.train;
+  std::vector<SongIds> kept_for_training, validation_songs;
+  if (keep_best) split_validation(data.train, kept_for_training, validation_songs);
+  const std::vector<SongIds>& training_songs = keep_best ? kept_for_training : data.train;
   check(!training_songs.empty() && (!keep_best || !validation_songs.empty()),
         "--best-out: too few training songs to hold back a validation set (", data.train.size(), ")");
   if (!opt.quiet) {

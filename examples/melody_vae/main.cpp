@@ -344,7 +344,7 @@ int cmd_train(const std::vector<std::string>& args) {
   c.lr = cli.real("lr", d.lr, "Adam learning rate");
   c.weight_decay = cli.real("weight-decay", d.weight_decay, "Adam L2 weight decay (PyTorch style)");
   c.hidden = int(cli.integer("hidden", d.hidden, "hidden units"));
-  c.latent = int(cli.integer("latent", d.latent, "latent size (per position for the seed archs)"));
+  c.latent = int(cli.integer("latent", d.latent, "latent size: per melody (mlp), per 4-event column (conv), per position (seed archs)"));
   c.kl_weight = cli.real("kl-weight", d.kl_weight, "weight of the KL term (beta)");
   c.clip = cli.real("clip", d.clip, "clip the gradient norm to this (0 = no clipping)");
   if (!is_seed_arch(arch)) {
@@ -366,7 +366,7 @@ int cmd_train(const std::vector<std::string>& args) {
   }
   const long seed = cli.integer("seed", 1, "random seed (weights, noise, shuffling)");
   declare_threads(cli);
-  if (help_requested(cli, "usage: melody_vae train --corpus DIR --out MODEL.safetensors [--arch mlp|conv|seed-notes|seed-rhythm]\n"
+  if (help_requested(cli, "usage: melody_vae train --corpus DIR --out MODEL.safetensors [--arch conv|mlp|seed-notes|seed-rhythm]\n"
                           "Defaults follow --arch: the seed's values (spec §5) for seed-notes / seed-rhythm."))
     return 0;
   cli.finish();

@@ -13,15 +13,20 @@
 //     append it and feed it back.
 //
 // The tokens (seed + drawn) become notes with decode_timeseries (spec §6.5,
-// without the seed's dropped last token) and are written as .mid and .krn.
+// without the seed's dropped last token) and are written as .mid and .krn,
+// moved by --transpose, at --bpm, in --meter, with the key the notes are in
+// (music/melody_output.hpp). complete writes in the primer's own key, tempo
+// and meter unless those flags say otherwise.
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "legato/music/key.hpp"
+#include "legato/music/melody_output.hpp"
 #include "legato/music/song_io.hpp"
 #include "legato/music/timeseries.hpp"
 #include "legato/ops/lstm_infer.hpp"
@@ -137,12 +142,11 @@ inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t 
 
 // Writes tokens as DIR/NAME.mid and DIR/NAME.krn; returns false for an empty melody.
 inline bool write_tokens(const std::filesystem::path& dir, const std::string& name, const std::vector<std::string>& tokens,
-                         const std::string& title) {
+                         const std::string& title, const legato::music::MelodyOutput& output) {
   using namespace legato::music;
-  const Melody melody = decode_timeseries(tokens);
+  const Melody melody = transposed(decode_timeseries(tokens), output.transpose);
   if (melody.empty()) return false;
-  MelodyInfo info;
-  info.title = title;
+  const MelodyInfo info = melody_info(melody, output, title);
   write_melody_midi(dir / (name + ".mid"), melody, info);
   write_melody_kern(dir / (name + ".krn"), melody, info);
   return true;
@@ -162,6 +166,8 @@ struct Primer {
   std::string key;  // of the original
   int shift = 0;
   std::size_t total_steps = 0;
+  double tempo_qpm = 0;                           // 0 when the file gives none
+  std::optional<legato::music::Meter> meter;      // its first meter, when regular
 };
 
 inline Primer read_primer(const std::string& path, std::int64_t steps) {
@@ -178,6 +184,8 @@ inline Primer read_primer(const std::string& path, std::int64_t steps) {
   if (static_cast<std::int64_t>(p.tokens.size()) > steps) p.tokens.resize(static_cast<std::size_t>(steps));
   p.key = key_display_name(t.key.key);
   p.shift = t.shift;
+  p.tempo_qpm = song.tempo_qpm;
+  if (const Meter* meter = song.header_meter(); meter && meter->regular) p.meter = *meter;
   return p;
 }
 
@@ -191,7 +199,20 @@ struct GenerateRequest {
   std::vector<std::string> seed{"55"};  // the seed's "un sol" (G3)
   std::string title = "melody_lstm";
   bool print = true;                    // the melodies and the timing on stdout
+  // --transpose, --bpm, --meter when given; otherwise generate writes as
+  // generated, 120 qpm, 4/4, and complete follows the primer.
+  std::optional<int> transpose;
+  std::optional<double> tempo_qpm;
+  std::optional<legato::music::Meter> meter;
 };
+
+// The request's output flags over the given defaults.
+inline legato::music::MelodyOutput resolve_output(const GenerateRequest& r, legato::music::MelodyOutput defaults) {
+  if (r.transpose) defaults.transpose = *r.transpose;
+  if (r.tempo_qpm) defaults.tempo_qpm = *r.tempo_qpm;
+  if (r.meter) defaults.meter = *r.meter;
+  return defaults;
+}
 
 struct GenerateReport {
   std::vector<Sample> samples;
@@ -199,8 +220,11 @@ struct GenerateReport {
   double microseconds_per_token = 0;
 };
 
-inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequest& r) {
+inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequest& r,
+                                        const legato::music::MelodyOutput& defaults = {}) {
   check_sample_options(r.sample);
+  const legato::music::MelodyOutput output = resolve_output(r, defaults);
+  legato::music::melody_info({}, output, "");  // a bad tempo fails before anything is written
   legato::check(r.count >= 1 && r.count <= 10000, "--count must be in 1..10000, got ", r.count);
   seed_ids(r.seed, m.vocab, "--seed-melody");  // fail before creating anything
   make_output_dir(r.out_dir);
@@ -214,7 +238,7 @@ inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequ
     drawn += s.drawn;
     char name[64];
     std::snprintf(name, sizeof name, "%s_%02lld", r.prefix.c_str(), static_cast<long long>(i + 1));
-    const bool written = write_tokens(r.out_dir, name, s.tokens, r.title + " " + std::to_string(i + 1));
+    const bool written = write_tokens(r.out_dir, name, s.tokens, r.title + " " + std::to_string(i + 1), output);
     if (written) {
       report.files.push_back((std::filesystem::path(r.out_dir) / (std::string(name) + ".mid")).string());
       report.files.push_back((std::filesystem::path(r.out_dir) / (std::string(name) + ".krn")).string());
@@ -239,19 +263,30 @@ inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequ
 
 // complete: the primer's first steps are the seed; the primer itself is
 // written too (primer.mid / primer.krn) so that one can hear where it starts.
+// Both are written back in the primer's key (the model continues it in C
+// major / A minor), at its tempo and in its meter, unless flags override.
 inline GenerateReport complete_melody(const LoadedModel& m, const std::string& primer_path, std::int64_t primer_steps,
                                       GenerateRequest r) {
   const Primer p = read_primer(primer_path, primer_steps);
   seed_ids(p.tokens, m.vocab, "--primer '" + primer_path + "'");
+  legato::music::MelodyOutput defaults;
+  defaults.transpose = -p.shift;
+  if (p.tempo_qpm > 0) defaults.tempo_qpm = p.tempo_qpm;
+  if (p.meter) defaults.meter = *p.meter;
+  const legato::music::MelodyOutput output = resolve_output(r, defaults);
+  legato::music::melody_info({}, output, "");  // a bad tempo fails before anything is written
   make_output_dir(r.out_dir);
   if (r.print)
-    std::printf("primer %s: key %s, shifted %+d semitones to C, %zu of %zu steps: %s\n", primer_path.c_str(),
-                p.key.c_str(), p.shift, p.tokens.size(), p.total_steps, legato::music::join_tokens(p.tokens).c_str());
-  write_tokens(r.out_dir, "primer", p.tokens, "primer");
+    std::printf("primer %s: key %s, shifted %+d semitones to C, %zu of %zu steps: %s\n"
+                "written %+d semitones from C, at %g qpm, in %d/%d\n",
+                primer_path.c_str(), p.key.c_str(), p.shift, p.tokens.size(), p.total_steps,
+                legato::music::join_tokens(p.tokens).c_str(), output.transpose, output.tempo_qpm,
+                output.meter.numerator, output.meter.denominator);
+  write_tokens(r.out_dir, "primer", p.tokens, "primer", output);
   r.seed = p.tokens;
   r.prefix = "completion";
   r.title = "melody_lstm completion of " + std::filesystem::path(primer_path).filename().string();
-  return generate_melodies(m, r);
+  return generate_melodies(m, r, defaults);
 }
 
 }  // namespace melody_lstm

@@ -235,6 +235,55 @@ inline int run_smoke(const SmokeOptions& o) {
   const GenerateReport comp = complete_melody(model, primer, 16, g);
   ok(comp.samples.size() == 2 && fs::exists(fs::path(g.out_dir) / "primer.mid"), "complete continues a primer");
 
+  // 5b. how the files are written: --transpose, --bpm, --meter, and complete
+  // writing back in the primer's key, tempo and meter.
+  {
+    using namespace legato::music;
+    auto pitches = [](const Song& song) {
+      std::vector<int> out;
+      for (const Event& e : song.events)
+        if (e.is_note() && !e.tie_in) out.push_back(e.pitch);
+      return out;
+    };
+    GenerateRequest moved = g;
+    moved.count = 1;
+    moved.out_dir = (dir / "moved").string();
+    moved.transpose = 2;
+    moved.tempo_qpm = 90;
+    moved.meter = parse_meter("3/4");
+    generate_melodies(model, moved);
+    const Song plain = read_kern_file((fs::path(g.out_dir) / "melody_01.krn").string());
+    const Song up = read_kern_file((fs::path(moved.out_dir) / "melody_01.krn").string());
+    std::vector<int> expected = pitches(plain);
+    for (int& p : expected) p += 2;
+    ok(pitches(up) == expected, "--transpose 2 moves every note of the same draw up 2 semitones");
+    ok(up.tempo_qpm == 90 && up.header_meter() && up.header_meter()->numerator == 3 &&
+           up.header_meter()->denominator == 4,
+       "--bpm 90 --meter 3/4 are written into the .krn");
+
+    // A G-major primer in 3/4 at 84 qpm: G4 A4 B4 C5 D5 (C4 D4 E4 F4 G4 once in C).
+    const fs::path primer_g = dir / "primer_g.krn";
+    legato::write_file_atomically(primer_g.string(),
+                                  "!!!OTL: G major primer\n**kern\n*M3/4\n*MM84\n*k[f#]\n*G:\n=1\n4g\n4a\n4b\n=2\n4cc\n4dd\n4b\n"
+                                  "=3\n2.g\n==\n*-\n");
+    GenerateRequest back = g;
+    back.count = 1;
+    back.out_dir = (dir / "in_g").string();
+    complete_melody(model, primer_g.string(), 24, back);
+    const Song primer_out = read_kern_file((fs::path(back.out_dir) / "primer.krn").string());
+    const Song completion = read_kern_file((fs::path(back.out_dir) / "completion_01.krn").string());
+    std::vector<int> original = pitches(read_kern_file(primer_g.string()));
+    original.resize(6);  // 24 steps: the first six quarter notes
+    const std::vector<int> written = pitches(primer_out), continued = pitches(completion);
+    ok(written == original, "complete writes the primer's first 24 steps back in G major, note for note");
+    ok(continued.size() >= original.size() && std::equal(original.begin(), original.end(), continued.begin()),
+       "the completion starts with the primer in its own key");
+    ok(completion.tempo_qpm == 84 && completion.header_meter() && completion.header_meter()->numerator == 3,
+       "the completion keeps the primer's tempo and meter");
+    ok(primer_out.header_key() && primer_out.header_key()->key == (Key{7, Mode::major}),
+       "the written primer is designated G major (the key of its notes)");
+  }
+
   // 6. bad input
   GenerateRequest cold = g;
   cold.sample.temperature = 0;

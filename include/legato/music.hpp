@@ -20,5 +20,6 @@
 #include "legato/music/midi_reader.hpp"
 #include "legato/music/kern_writer.hpp"
 #include "legato/music/from_melody.hpp"
+#include "legato/music/melody_output.hpp"
 #include "legato/music/song_io.hpp"
 #include "legato/music/ngram.hpp"

@@ -1,0 +1,86 @@
+#pragma once
+// How a generated melody is written out: in which key, at what tempo, in
+// what meter. The models think in C major / A minor (the corpus is
+// transposed there, key.hpp); a musician wants the tune in a key they can
+// play, with bars they can count.
+//
+//   MelodyOutput out;                       // defaults: as generated, 120 qpm, 4/4
+//   out.transpose = 7;                      // up a fifth: C major -> G major
+//   out.meter = parse_meter("3/4");
+//   Melody moved = transposed(melody, out.transpose);
+//   write_melody_midi("a.mid", moved, melody_info(moved, out, "tune 1"));
+//
+// The key written into the .krn (*G: and its signature) is the key the notes
+// are in, estimated with the Aarden-Essen profiles, so a generated A-minor
+// tune is written as a minor, not as C major.
+
+#include <cmath>
+#include <string>
+#include <string_view>
+
+#include "legato/music/from_melody.hpp"
+#include "legato/music/key.hpp"
+#include "legato/music/song.hpp"
+#include "legato/util/error.hpp"
+
+namespace legato::music {
+
+struct MelodyOutput {
+  int transpose = 0;       // semitones added to every note
+  double tempo_qpm = 120;  // quarter notes per minute
+  Meter meter = Meter::regular_meter(4, 4);
+};
+
+// "3/4" -> *M3/4. Numerator 1..64, denominator a power of two up to 64.
+inline Meter parse_meter(std::string_view text) {
+  const std::size_t slash = text.find('/');
+  auto number = [&](std::string_view part) {
+    int value = 0;
+    bool digits = !part.empty() && part.size() <= 2;
+    for (char ch : part) {
+      digits = digits && ch >= '0' && ch <= '9';
+      value = value * 10 + (ch - '0');
+    }
+    return digits ? value : -1;
+  };
+  const int numerator = slash == std::string_view::npos ? -1 : number(text.substr(0, slash));
+  const int denominator = slash == std::string_view::npos ? -1 : number(text.substr(slash + 1));
+  const bool power_of_two = denominator > 0 && (denominator & (denominator - 1)) == 0;
+  check(numerator >= 1 && numerator <= 64 && power_of_two && denominator <= 64, "meter '", std::string(text),
+        "' is not N/D with N in 1..64 and D a power of two up to 64 (e.g. 3/4, 6/8)");
+  return Meter::regular_meter(numerator, denominator);
+}
+
+// Every note moved by `semitones` (rests stay); an error names the first
+// note that would leave MIDI 0..127.
+inline Melody transposed(const Melody& melody, int semitones) {
+  Melody out = melody;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (out[i].pitch == kRest) continue;
+    const int moved = out[i].pitch + semitones;
+    check(moved >= 0 && moved <= 127, "transposing by ", semitones, " semitones moves note ", i + 1, " (",
+          pitch_name(out[i].pitch), ") outside MIDI 0..127");
+    out[i].pitch = moved;
+  }
+  return out;
+}
+
+// The MelodyInfo for writing `melody` (already transposed) with `output`:
+// title, tempo, meter, and the key its notes are in (C major for a melody
+// with no notes).
+inline MelodyInfo melody_info(const Melody& melody, const MelodyOutput& output, const std::string& title) {
+  check(std::isfinite(output.tempo_qpm) && output.tempo_qpm >= 10 && output.tempo_qpm <= 400,
+        "tempo ", output.tempo_qpm, " is outside 10..400 quarter notes per minute");
+  MelodyInfo info;
+  info.title = title;
+  info.tempo_qpm = output.tempo_qpm;
+  info.meter = output.meter;
+  MelodyInfo keyless = info;
+  keyless.key.reset();
+  bool has_note = false;
+  for (const MelodyNote& n : melody) has_note = has_note || n.pitch != kRest;
+  if (has_note) info.key = estimate_key(song_from_melody(melody, keyless)).key;
+  return info;
+}
+
+}  // namespace legato::music

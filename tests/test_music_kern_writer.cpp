@@ -159,3 +159,50 @@ TEST_CASE("a generated melody is written to .mid and .krn with one call each") {
   CHECK(from_kern.title == "legato melody");
   fs::remove_all(dir);
 }
+
+TEST_CASE("melody_output: parse_meter accepts N/D and names what it refuses") {
+  CHECK(parse_meter("3/4") == Meter::regular_meter(3, 4));
+  CHECK(parse_meter("6/8").bar_length() == Rational(3));
+  for (const char* bad : {"", "3", "3/", "/4", "3/5", "0/4", "65/4", "3/128", "a/b", "3/4/4", "-3/4"})
+    CHECK_THROWS_WITH_AS(parse_meter(bad), doctest::Contains("is not N/D"), Error);
+}
+
+TEST_CASE("melody_output: transposed moves notes, keeps rests, refuses to leave MIDI 0..127") {
+  const Melody tune = {{60, 1.0}, {kRest, 0.5}, {67, 1.5}};
+  const Melody up = transposed(tune, 7);
+  CHECK(up == Melody{{67, 1.0}, {kRest, 0.5}, {74, 1.5}});
+  CHECK(transposed(tune, 0) == tune);
+  CHECK_THROWS_WITH_AS(transposed(tune, 61), doctest::Contains("note 3 (G4) outside MIDI 0..127"), Error);
+  CHECK_THROWS_WITH_AS(transposed(tune, -61), doctest::Contains("note 1 (C4) outside MIDI 0..127"), Error);
+}
+
+TEST_CASE("melody_output: the written key is the key of the notes; tempo and meter as asked") {
+  const fs::path dir = fs::temp_directory_path() / "legato_test_melody_output";
+  fs::create_directories(dir);
+  // An A-minor tune: A C E, G# leading tone, ending on A. Written as is, then up a fourth (d minor).
+  const Melody tune = {{69, 1.0}, {72, 1.0}, {76, 1.0}, {68, 0.5}, {71, 0.5}, {69, 2.0}};
+  MelodyOutput as_is;
+  CHECK(melody_info(tune, as_is, "t").key == Key{9, Mode::minor});
+  MelodyOutput fourth;
+  fourth.transpose = 5;
+  fourth.tempo_qpm = 72;
+  fourth.meter = parse_meter("3/4");
+  write_generated_melody(dir / "tune", tune, fourth, "a minor tune, up a fourth");
+  const Song krn = read_kern_file(dir / "tune.krn");
+  REQUIRE(krn.header_key());
+  CHECK(krn.header_key()->key == Key{2, Mode::minor});
+  REQUIRE(krn.header_key_signature());
+  CHECK(krn.header_key_signature()->fifths == -1);  // one flat
+  CHECK(krn.tempo_qpm == 72);
+  REQUIRE(krn.header_meter());
+  CHECK(*krn.header_meter() == Meter::regular_meter(3, 4));
+  CHECK(melody_of(krn, true) == transposed(tune, 5));
+  const Song mid = read_midi_song(dir / "tune.mid");
+  CHECK(melody_of(mid, true) == transposed(tune, 5));
+  CHECK(mid.tempo_qpm == doctest::Approx(72));
+  // A melody of rests has no key to estimate: C major, as before.
+  CHECK(melody_info({{kRest, 4.0}}, as_is, "rests").key == Key{0, Mode::major});
+  CHECK_THROWS_WITH_AS(melody_info(tune, MelodyOutput{0, 5, Meter::regular_meter(4, 4)}, "slow"),
+                       doctest::Contains("tempo 5 is outside 10..400"), Error);
+  fs::remove_all(dir);
+}

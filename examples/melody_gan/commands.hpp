@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "legato/music/melody_output.hpp"
 #include "legato/music/song_io.hpp"
 #include "legato/util/file.hpp"
 #include "legato/util/timer.hpp"
@@ -112,6 +113,7 @@ struct GenerateRequest {
   long count = 10;
   std::uint64_t rng_seed = 1;
   Rounding rounding = Rounding::nearest;
+  legato::music::MelodyOutput output;  // --transpose, --bpm, --meter
 };
 
 // Writes sample_NNN.mid and sample_NNN.krn; returns the melodies.
@@ -125,11 +127,8 @@ inline std::vector<Melody> write_samples(GanModel& model, const GenerateRequest&
   for (std::size_t i = 0; i < melodies.size(); ++i) {
     char name[32];
     std::snprintf(name, sizeof name, "sample_%03zu", i);
-    legato::music::MelodyInfo info;
-    info.title = "melody_gan " + model.config.arch + " " + name;
-    const std::filesystem::path base = std::filesystem::path(req.out_dir) / name;
-    legato::music::write_melody_midi(base.string() + ".mid", melodies[i], info);
-    legato::music::write_melody_kern(base.string() + ".krn", melodies[i], info);
+    legato::music::write_generated_melody(std::filesystem::path(req.out_dir) / name, melodies[i], req.output,
+                                          "melody_gan " + model.config.arch + " " + name);
   }
   return melodies;
 }

@@ -31,6 +31,8 @@
 #include "legato/music/timeseries.hpp"
 #include "legato/ops/lstm_infer.hpp"
 
+#include "examples/common/output_flags.hpp"
+
 #include "model.hpp"
 
 namespace melody_lstm {
@@ -143,12 +145,9 @@ inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t 
 // Writes tokens as DIR/NAME.mid and DIR/NAME.krn; returns false for an empty melody.
 inline bool write_tokens(const std::filesystem::path& dir, const std::string& name, const std::vector<std::string>& tokens,
                          const std::string& title, const legato::music::MelodyOutput& output) {
-  using namespace legato::music;
-  const Melody melody = transposed(decode_timeseries(tokens), output.transpose);
+  const legato::music::Melody melody = legato::music::decode_timeseries(tokens);
   if (melody.empty()) return false;
-  const MelodyInfo info = melody_info(melody, output, title);
-  write_melody_midi(dir / (name + ".mid"), melody, info);
-  write_melody_kern(dir / (name + ".krn"), melody, info);
+  legato::music::write_generated_melody(dir / name, melody, output, title);
   return true;
 }
 
@@ -201,18 +200,8 @@ struct GenerateRequest {
   bool print = true;                    // the melodies and the timing on stdout
   // --transpose, --bpm, --meter when given; otherwise generate writes as
   // generated, 120 qpm, 4/4, and complete follows the primer.
-  std::optional<int> transpose;
-  std::optional<double> tempo_qpm;
-  std::optional<legato::music::Meter> meter;
+  legato::examples::OutputFlags output;
 };
-
-// The request's output flags over the given defaults.
-inline legato::music::MelodyOutput resolve_output(const GenerateRequest& r, legato::music::MelodyOutput defaults) {
-  if (r.transpose) defaults.transpose = *r.transpose;
-  if (r.tempo_qpm) defaults.tempo_qpm = *r.tempo_qpm;
-  if (r.meter) defaults.meter = *r.meter;
-  return defaults;
-}
 
 struct GenerateReport {
   std::vector<Sample> samples;
@@ -223,7 +212,7 @@ struct GenerateReport {
 inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequest& r,
                                         const legato::music::MelodyOutput& defaults = {}) {
   check_sample_options(r.sample);
-  const legato::music::MelodyOutput output = resolve_output(r, defaults);
+  const legato::music::MelodyOutput output = r.output.over(defaults);
   legato::music::melody_info({}, output, "");  // a bad tempo fails before anything is written
   legato::check(r.count >= 1 && r.count <= 10000, "--count must be in 1..10000, got ", r.count);
   seed_ids(r.seed, m.vocab, "--seed-melody");  // fail before creating anything
@@ -273,7 +262,7 @@ inline GenerateReport complete_melody(const LoadedModel& m, const std::string& p
   defaults.transpose = -p.shift;
   if (p.tempo_qpm > 0) defaults.tempo_qpm = p.tempo_qpm;
   if (p.meter) defaults.meter = *p.meter;
-  const legato::music::MelodyOutput output = resolve_output(r, defaults);
+  const legato::music::MelodyOutput output = r.output.over(defaults);
   legato::music::melody_info({}, output, "");  // a bad tempo fails before anything is written
   make_output_dir(r.out_dir);
   if (r.print)

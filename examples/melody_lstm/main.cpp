@@ -149,23 +149,6 @@ int cmd_train(const std::vector<std::string>& args) {
 
 std::string model_flag(CommandLine& cli) { return cli.text("model", "", "the checkpoint written by train"); }
 
-// --transpose, --bpm and --meter, kept only when given (complete's defaults
-// come from the primer).
-void output_flags(CommandLine& cli, GenerateRequest& r, const std::string& defaults) {
-  const long transpose = cli.integer("transpose", 0, "semitones to move the written melodies by (" + defaults + ")");
-  const double bpm = cli.real("bpm", 120, "tempo of the written melodies, quarter notes per minute (" + defaults + ")");
-  const std::string meter = cli.text("meter", "4/4", "meter of the written melodies, N/D (" + defaults + ")");
-  if (cli.has("transpose")) {
-    legato::check(transpose >= -48 && transpose <= 48, "--transpose must be in -48..48 semitones, got ", transpose);
-    r.transpose = static_cast<int>(transpose);
-  }
-  if (cli.has("bpm")) {
-    legato::check(bpm >= 10 && bpm <= 400, "--bpm must be in 10..400, got ", bpm);
-    r.tempo_qpm = bpm;
-  }
-  if (cli.has("meter")) r.meter = legato::music::parse_meter(meter);
-}
-
 int cmd_generate(const std::vector<std::string>& args) {
   CommandLine cli("generate", args);
   const std::string model_path = model_flag(cli);
@@ -176,7 +159,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   r.sample.max_steps = cli.integer("max-steps", r.sample.max_steps, "at most this many drawn tokens per melody");
   const long rng_seed = cli.integer("rng-seed", 1, "seed of the sampler");
   r.seed = legato::music::split_tokens(cli.text("seed-melody", "55", "the melody's first tokens (E-TS)"));
-  output_flags(cli, r, "default: as generated, in C major or A minor; 120 qpm; 4/4");
+  r.output = legato::examples::read_output_flags(cli, "default: as generated, in C major or A minor; 120 qpm; 4/4");
   declare_threads(cli, 1);
   if (help(cli, "melody_lstm generate --model MODEL --out-dir DIR [flags]")) return 0;
   cli.finish();
@@ -206,7 +189,7 @@ int cmd_complete(const std::vector<std::string>& args) {
   r.sample.temperature = static_cast<float>(cli.real("temperature", r.sample.temperature, "sampling temperature T > 0"));
   r.sample.max_steps = cli.integer("max-steps", r.sample.max_steps, "at most this many drawn tokens per melody");
   const long rng_seed = cli.integer("rng-seed", 1, "seed of the sampler");
-  output_flags(cli, r, "default: the primer's key, tempo and meter");
+  r.output = legato::examples::read_output_flags(cli, "default: the primer's key, tempo and meter");
   declare_threads(cli, 1);
   if (help(cli, "melody_lstm complete --model MODEL --primer FILE.krn|FILE.mid --out-dir DIR [flags]")) return 0;
   cli.finish();

@@ -248,9 +248,9 @@ inline int run_smoke(const SmokeOptions& o) {
     GenerateRequest moved = g;
     moved.count = 1;
     moved.out_dir = (dir / "moved").string();
-    moved.transpose = 2;
-    moved.tempo_qpm = 90;
-    moved.meter = parse_meter("3/4");
+    moved.output.transpose = 2;
+    moved.output.tempo_qpm = 90;
+    moved.output.meter = parse_meter("3/4");
     generate_melodies(model, moved);
     const Song plain = read_kern_file((fs::path(g.out_dir) / "melody_01.krn").string());
     const Song up = read_kern_file((fs::path(moved.out_dir) / "melody_01.krn").string());

@@ -36,6 +36,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../common/example_main.hpp"
+#include "../common/output_flags.hpp"
 #include "legato/io/safetensors.hpp"
 #include "legato/music/corpus.hpp"
 #include "legato/music/duration_table.hpp"
@@ -101,13 +102,6 @@ Melody random_melody(const RandomConfig& config, Rng& rng) {
 }
 
 // ---------------------------------------------------------------- files ----
-
-void write_melody_files(const std::filesystem::path& stem, const Melody& melody, const std::string& title) {
-  music::MelodyInfo info;
-  info.title = title;
-  music::write_melody_midi(stem.string() + ".mid", melody, info);
-  music::write_melody_kern(stem.string() + ".krn", melody, info);
-}
 
 void write_json(const std::string& path, const nlohmann::json& j) {
   if (path.empty()) return;
@@ -205,6 +199,8 @@ int cmd_generate(const std::vector<std::string>& args) {
   const std::string out_dir = cli.text("out-dir", "out/random", "folder for the .mid and .krn files");
   const std::string metrics = cli.text("metrics-json", "", "write a JSON summary here");
   const bool quiet = cli.flag("quiet", "do not print the melodies");
+  const music::MelodyOutput output =
+      examples::read_output_flags(cli, "default: as drawn, 120 qpm, 4/4").over({});
   declare_threads(cli);
   if (help_requested(cli, "usage: melody_random generate [--config basic|chromatic|chord|all] [--count N] "
                           "[--seed S] [--out-dir DIR]"))
@@ -232,7 +228,8 @@ int cmd_generate(const std::vector<std::string>& args) {
       char name[64];
       std::snprintf(name, sizeof name, "random_%s_%03ld", c.name.c_str(), i + 1);
       const std::filesystem::path stem = std::filesystem::path(out_dir) / name;
-      write_melody_files(stem, melody, detail::concat(kProgram, " ", c.name, " #", i + 1, " (seed ", seed, ")"));
+      music::write_generated_melody(stem, melody, output,
+                                    detail::concat(kProgram, " ", c.name, " #", i + 1, " (seed ", seed, ")"));
       if (!quiet) {
         std::printf("%s:", name);
         for (const MelodyNote& n : melody) std::printf(" %s/%g", music::pitch_name(n.pitch).c_str(), n.quarters);

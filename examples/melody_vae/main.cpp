@@ -41,6 +41,7 @@
 #include "legato/ops/matmul.hpp"
 // (keep the line above first)
 #include "../common/example_main.hpp"
+#include "../common/output_flags.hpp"
 #include "legato/autograd.hpp"
 #include "legato/optim/adam.hpp"
 #include "legato/optim/clip.hpp"
@@ -622,25 +623,22 @@ music::Melody seed_melody(const std::vector<int>& notes, const std::vector<int>&
 
 struct Output {
   std::string dir;
+  music::MelodyOutput style;  // key, tempo and meter of the files
   json files = json::array();
   int written = 0;
   MelodyStats stats;  // of the generated melodies (not the --from source)
 
-  void write(const std::string& stem, const music::Melody& melody, const std::string& title, const music::Key& key) {
+  void write(const std::string& stem, const music::Melody& melody, const std::string& title) {
     if (melody.empty()) {
       std::printf("%s: empty melody (padding predicted at the first position), not written\n", stem.c_str());
       files.push_back({{"name", stem}, {"events", 0}});
       return;
     }
-    music::MelodyInfo info;
-    info.title = title;
-    info.key = key;
     const fs::path base = fs::path(dir) / stem;
-    music::write_melody_midi(base.string() + ".mid", melody, info);
-    music::write_melody_kern(base.string() + ".krn", melody, info);
+    music::write_generated_melody(base, melody, style, title);
     double quarters = 0;
     std::string text;
-    for (const music::MelodyNote& n : melody) {
+    for (const music::MelodyNote& n : music::transposed(melody, style.transpose)) {  // as written
       quarters += n.quarters;
       if (text.size() < 160) text += " " + music::pitch_name(n.pitch) + "/" + legato::detail::concat(n.quarters);
     }
@@ -681,22 +679,21 @@ void generate_sequence_vae(Model& m, const std::string& mode, const std::vector<
     const SequenceVae::Logits logits = vae.decode(z);
     for (long k = 0; k < count; ++k)
       out.write(stem_name("prior", k + 1), decoded_melody(logits, k, vocab, g, rng),
-                legato::detail::concat("melody_vae ", arch, " prior sample ", k + 1), music::Key{});
+                legato::detail::concat("melody_vae ", arch, " prior sample ", k + 1));
   } else if (mode == "from") {
     const SequenceVae::Posterior q = posterior(sources[0]);
     for (long k = 0; k < count; ++k) {
       // variation 0 is the reconstruction; 1 moves as far as a prior draw.
       const Tensor z = add(q.mu, Tensor::normal(q.mu.shape(), 0.f, float(variation), rng));
       out.write(stem_name("from", k + 1), decoded_melody(vae.decode(z), 0, vocab, g, rng),
-                legato::detail::concat("melody_vae ", arch, " variation ", k + 1, " of ", sources[0].song.name),
-                sources[0].key);
+                legato::detail::concat("melody_vae ", arch, " variation ", k + 1, " of ", sources[0].song.name));
     }
   } else {
     const Tensor a = posterior(sources[0]).mu, b = posterior(sources[1]).mu;
     for (long k = 0; k < steps; ++k) {
       const float t = float(k) / float(steps - 1);
       out.write(stem_name("interp", k + 1), decoded_melody(vae.decode(lerp(a, b, t)), 0, vocab, g, rng),
-                legato::detail::concat("melody_vae ", arch, " interpolation t=", t), sources[0].key);
+                legato::detail::concat("melody_vae ", arch, " interpolation t=", t));
     }
   }
 }
@@ -722,7 +719,7 @@ void generate_seed(ModelPair& models, const std::string& mode, const std::vector
     for (long k = 0; k < count; ++k) {
       auto draw = [&](Model& m) { return Tensor::normal({kTwoSeqLength, m.config.latent}, 0.f, 1.f, rng); };
       out.write(stem_name("prior", k + 1), seed_melody(stream(notes, true, draw), stream(rhythm, false, draw), 0),
-                legato::detail::concat("melody_vae ", arch, " prior sample ", k + 1), music::Key{});
+                legato::detail::concat("melody_vae ", arch, " prior sample ", k + 1));
     }
   } else if (mode == "from") {
     const VaeSong& s = sources[0].song;
@@ -734,7 +731,7 @@ void generate_seed(ModelPair& models, const std::string& mode, const std::vector
         return variation > 0 ? add(z, Tensor::normal(mean.shape(), 0.f, float(variation), rng)) : z;
       };
       out.write(stem_name("from", k + 1), seed_melody(stream(notes, true, encode), stream(rhythm, false, encode), s.events),
-                legato::detail::concat("melody_vae ", arch, " reconstruction ", k + 1, " of ", s.name), sources[0].key);
+                legato::detail::concat("melody_vae ", arch, " reconstruction ", k + 1, " of ", s.name));
     }
   } else {
     const VaeSong &a = sources[0].song, &b = sources[1].song;
@@ -743,7 +740,7 @@ void generate_seed(ModelPair& models, const std::string& mode, const std::vector
       auto mix = [&](Model& m) { return lerp(seed_posterior(m, a).first, seed_posterior(m, b).first, t); };
       const auto keep = std::size_t(std::lround((1 - t) * double(a.events) + t * double(b.events)));
       out.write(stem_name("interp", k + 1), seed_melody(stream(notes, true, mix), stream(rhythm, false, mix), keep),
-                legato::detail::concat("melody_vae ", arch, " interpolation t=", t), sources[0].key);
+                legato::detail::concat("melody_vae ", arch, " interpolation t=", t));
     }
   }
 }
@@ -763,11 +760,15 @@ int cmd_generate(const std::vector<std::string>& args) {
   const double temperature = cli.real("temperature", 1.0, "with --decode sample: softmax temperature");
   const long seed = cli.integer("seed", 1, "random seed");
   const std::string metrics = cli.text("metrics-json", "", "write the list of files as JSON here");
+  const examples::OutputFlags output =
+      examples::read_output_flags(cli, "default: prior samples as generated, 120 qpm, 4/4; --from and --interpolate "
+                                       "in the key, tempo and meter of the (first) song");
   declare_threads(cli);
   if (help_requested(cli, "usage: melody_vae generate --model M [--rhythm-model R] --out-dir DIR\n"
                           "       [--count N | --from FILE --variation V | --interpolate A B --steps N]\n"
-                          "       [--decode argmax|sample --temperature T] [--seed S]\n"
-                          "Melodies come out in C major / A minor (the corpus is transposed so); a --from song too."))
+                          "       [--decode argmax|sample --temperature T] [--seed S] [--transpose N --bpm Q --meter N/D]\n"
+                          "The model writes in C major / A minor (the corpus is transposed so); --from and --interpolate\n"
+                          "write in the key, tempo and meter of the (first) song."))
     return 0;
   cli.finish();
   check(interp_b.empty() || !interp_a.empty(), "--interpolate-to needs --interpolate");
@@ -797,13 +798,20 @@ int cmd_generate(const std::vector<std::string>& args) {
 
   Output out;
   out.dir = out_dir;
+  music::MelodyOutput style;
+  if (!sources.empty()) {
+    style.transpose = -sources[0].shift;
+    if (sources[0].tempo_qpm > 0) style.tempo_qpm = sources[0].tempo_qpm;
+    if (sources[0].meter) style.meter = *sources[0].meter;
+  }
+  out.style = output.over(style);
   Rng rng{std::uint64_t(seed)};
   Stopwatch clock;
   if (mode == "from") {
     // The source as the model sees it (transposed, first 100 events), for comparison.
     const VaeSong& s = sources[0].song;
     std::vector<int> indices = s.duration_index;
-    out.write("vae_source", seed_melody(s.seq.notes, indices, s.events), "melody_vae source " + s.name, sources[0].key);
+    out.write("vae_source", seed_melody(s.seq.notes, indices, s.events), "melody_vae source " + s.name);
   }
   if (models.main.config.is_seed())
     generate_seed(models, mode, sources, count, variation, steps, rng, out);

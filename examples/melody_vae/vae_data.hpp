@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -164,6 +165,9 @@ inline VaeCorpus load_vae_corpus(const std::string& dir, std::size_t limit = 0) 
 struct UserSong {
   VaeSong song;
   music::Key key;  // C major or A minor after transposition
+  int shift = 0;   // semitones that took it there from its own key
+  double tempo_qpm = 0;              // 0 when the file gives none
+  std::optional<music::Meter> meter;  // its first meter, when regular
 };
 
 inline UserSong read_user_song(const std::string& path) {
@@ -181,6 +185,9 @@ inline UserSong read_user_song(const std::string& path) {
   const music::Transposed t = music::transpose_to_c(raw);
   UserSong u;
   u.key = music::Key{t.key.key.mode == music::Mode::major ? 0 : 9, t.key.key.mode};
+  u.shift = t.shift;
+  u.tempo_qpm = raw.tempo_qpm;
+  if (const music::Meter* m = raw.header_meter(); m && m->regular) u.meter = *m;
   u.song = encode_song(t.song, std::filesystem::path(path).filename().string(), false);
   return u;
 }

@@ -7,20 +7,23 @@
 //   MelodyOutput out;                       // defaults: as generated, 120 qpm, 4/4
 //   out.transpose = 7;                      // up a fifth: C major -> G major
 //   out.meter = parse_meter("3/4");
-//   Melody moved = transposed(melody, out.transpose);
-//   write_melody_midi("a.mid", moved, melody_info(moved, out, "tune 1"));
+//   write_generated_melody("out/tune_1", melody, out, "tune 1");  // tune_1.mid and tune_1.krn
+//   // which is: Melody moved = transposed(melody, out.transpose);
+//   //           write_melody_midi("out/tune_1.mid", moved, melody_info(moved, out, "tune 1")); and .krn
 //
 // The key written into the .krn (*G: and its signature) is the key the notes
 // are in, estimated with the Aarden-Essen profiles, so a generated A-minor
 // tune is written as a minor, not as C major.
 
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
 #include "legato/music/from_melody.hpp"
 #include "legato/music/key.hpp"
 #include "legato/music/song.hpp"
+#include "legato/music/song_io.hpp"
 #include "legato/util/error.hpp"
 
 namespace legato::music {
@@ -81,6 +84,17 @@ inline MelodyInfo melody_info(const Melody& melody, const MelodyOutput& output, 
   for (const MelodyNote& n : melody) has_note = has_note || n.pitch != kRest;
   if (has_note) info.key = estimate_key(song_from_melody(melody, keyless)).key;
   return info;
+}
+
+// Writes STEM.mid and STEM.krn: the melody moved by output.transpose, with
+// output's tempo and meter and the key of its notes. Each file is written
+// atomically.
+inline void write_generated_melody(const std::filesystem::path& stem, const Melody& melody, const MelodyOutput& output,
+                                   const std::string& title) {
+  const Melody moved = transposed(melody, output.transpose);
+  const MelodyInfo info = melody_info(moved, output, title);
+  write_melody_midi(stem.string() + ".mid", moved, info);
+  write_melody_kern(stem.string() + ".krn", moved, info);
 }
 
 }  // namespace legato::music

@@ -10,6 +10,7 @@
 //   lstm_forward/B/T/V/H      LSTM + head on every step, no graph
 //   lstm_generate_token/1/1/V/H  one token at B=1: LSTM step, head, sampling
 //   fma_peak                  the fp32 FMA peak of this machine (registers only)
+//   bf16_dot_peak             the same for AVX512_BF16 dot products, where the CPU has them
 //   sgemm_eigen/M/K/N         Eigen's GEMM, for the % of peak a library reaches
 //   kernel_gemm_tile/K        the recurrent micro-kernel alone, one thread
 //   gemm_at_b/M/K/N           the packed weight-gradient GEMM (dW_hh's shape),
@@ -215,6 +216,36 @@ void BM_fma_peak(benchmark::State& state) {
   state.counters["threads"] = threads;
 }
 
+#ifdef __AVX512BF16__
+// The bf16 dot-product peak (AVX512_BF16's vdpbf16ps: 32 bf16 products summed
+// into 16 fp32 lanes per instruction), measured like fma_peak. It is what a
+// bf16 engine could reach on this machine; legato's engine is fp32 throughout.
+void BM_bf16_dot_peak(benchmark::State& state) {
+  use_legato_threads();
+  constexpr long kIters = 1 << 20;
+  int threads = 1;
+  for (auto _ : state) {
+#pragma omp parallel
+    {
+#pragma omp single
+      threads = num_threads();
+      __m512 acc[12];
+      for (int k = 0; k < 12; ++k) acc[k] = _mm512_set1_ps(float(k));
+      const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3a83);  // 1.0, 1e-3
+      for (long i = 0; i < kIters; ++i)
+        for (int k = 0; k < 12; ++k) acc[k] = _mm512_dpbf16_ps(acc[k], a, b);
+      alignas(64) float sink[16];
+      for (int k = 1; k < 12; ++k) acc[0] = _mm512_add_ps(acc[0], acc[k]);
+      _mm512_store_ps(sink, acc[0]);
+      benchmark::DoNotOptimize(sink);
+    }
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(double(threads) * kIters * 12 * 32 * 2 * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["threads"] = threads;
+}
+#endif
+
 void BM_sgemm_eigen(benchmark::State& state) {
   use_legato_threads();
   using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -297,6 +328,9 @@ BENCHMARK(BM_lstm_generate_token)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 BENCHMARK(BM_fma_peak)->Name("fma_peak")->Unit(benchmark::kMillisecond)->UseRealTime();
+#ifdef __AVX512BF16__
+BENCHMARK(BM_bf16_dot_peak)->Name("bf16_dot_peak")->Unit(benchmark::kMillisecond)->UseRealTime();
+#endif
 BENCHMARK(BM_sgemm_eigen)
     ->Name("sgemm_eigen")
     ->ArgNames({"M", "K", "N"})

@@ -337,8 +337,11 @@ inline void forward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, con
 // them into db and dW_ihᵀ, so the epilogue accumulates both without locks.
 inline void backward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, const float* grad_out,
                               const float* w_hh, const float* gates, const float* c, const BackwardOut& out) {
-  float* dz = out.dz;
-  float* dh0 = out.dh0;
+  float* const dz = out.dz;
+  float* const dh0 = out.dh0;
+  float* const db = out.db;
+  float* const dw_ih_t = out.dw_ih_t;
+  const std::int32_t* const ids = out.ids;
   using namespace avx512;
   thread_local std::vector<float> buffer;
   float* packed = workspace(buffer, 4 * H * H);  // ceil(H/64) panels of (4H, 16nv)
@@ -364,11 +367,15 @@ inline void backward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, co
             gemm_tile_any(mr, nv, dz_next + r0 * G, G, packed + q * G * 64, G, tile);
           else
             std::fill_n(tile, mr * 16 * nv, 0.f);
-          for (int r = 0; r < mr; ++r) {
-            const std::int64_t b = r0 + r;
-            for (int v = 0; v < nv; ++v) {
-              const std::int64_t n = n0 + 16 * v;  // first of 16 hidden units
-              const __m512 one = _mm512_set1_ps(1.f);
+          // Units outer, rows inner: db's four vectors are summed over the
+          // tile's rows in registers and written once per tile, instead of a
+          // read-modify-write per row that waits on the previous row's store.
+          for (int v = 0; v < nv; ++v) {
+            const std::int64_t n = n0 + 16 * v;  // first of 16 hidden units
+            const __m512 one = _mm512_set1_ps(1.f);
+            __m512 db_tile[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+            for (int r = 0; r < mr; ++r) {
+              const std::int64_t b = r0 + r;
               const __m512 dh = _mm512_add_ps(load(grad_out + (t * B + b) * H + n), load(tile + r * 16 * nv + 16 * v));
               const float* a = a_t + b * G + n;
               const __m512 i = load(a), f = load(a + H), g = load(a + 2 * H), o = load(a + 3 * H);
@@ -382,13 +389,15 @@ inline void backward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, co
                   _mm512_mul_ps(_mm512_mul_ps(dct, i), _mm512_fnmadd_ps(g, g, one)),               // dz_g
                   _mm512_mul_ps(_mm512_mul_ps(dh, tc), _mm512_mul_ps(o, _mm512_sub_ps(one, o)))};  // dz_o
               store(dc + b * H + n, _mm512_mul_ps(dct, f));  // ∂L/∂c_{t-1}
-              float* w = out.dw_ih_t ? out.dw_ih_t + std::int64_t(out.ids[t * B + b]) * G + n : nullptr;
+              float* w = dw_ih_t ? dw_ih_t + std::int64_t(ids[t * B + b]) * G + n : nullptr;
               for (int k = 0; k < 4; ++k) {
                 store(dz_t + b * G + k * H + n, d[k]);
-                if (out.db) store(out.db + k * H + n, _mm512_add_ps(load(out.db + k * H + n), d[k]));
+                db_tile[k] = _mm512_add_ps(db_tile[k], d[k]);
                 if (w) store(w + k * H, _mm512_add_ps(load(w + k * H), d[k]));
               }
             }
+            if (db)
+              for (int k = 0; k < 4; ++k) store(db + k * H + n, _mm512_add_ps(load(db + k * H + n), db_tile[k]));
           }
         }
       }

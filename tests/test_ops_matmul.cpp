@@ -109,3 +109,34 @@ TEST_CASE("linear matches the reference with and without bias, for inputs of ran
   CHECK_THROWS_WITH_AS(linear(Tensor::zeros({4, 3}), Tensor::zeros({5, 3}), Tensor::zeros({4})),
                        "linear: bias (4,) does not match weight (5, 3) (expected (5,))", Error);
 }
+
+// Large Aᵀ B products (weight gradients) take the packed AVX-512 kernel on
+// machines that have it (detail::gemm); these shapes are above its threshold
+// (m·n·k >= 2^20, n a multiple of 16), so they check that path against sums
+// in double. Tolerance: float sums of 600 products of values in [-1, 1].
+TEST_CASE("weight gradients of linear and matmul over many rows match sums in double") {
+  Rng rng(47);
+  auto weight_gradient_ref = [](const Tensor& g, const Tensor& x) {  // Gᵀ X: (R, O)ᵀ (R, I) -> (O, I)
+    const std::int64_t R = g.size(0), O = g.size(1), I = x.size(1);
+    std::vector<float> out(static_cast<std::size_t>(O * I));
+    for (std::int64_t o = 0; o < O; ++o)
+      for (std::int64_t i = 0; i < I; ++i) {
+        double sum = 0;
+        for (std::int64_t r = 0; r < R; ++r) sum += double(g.data()[r * O + o]) * double(x.data()[r * I + i]);
+        out[static_cast<std::size_t>(o * I + i)] = float(sum);
+      }
+    return Tensor::from_vector({O, I}, out);
+  };
+  // linear: x (600, 96), w (45, 96): dW (45, 96) = Gᵀ X, 45·96·600 = 2.6M multiply-adds.
+  const Tensor x = random_leaf({600, 96}, rng), w = random_leaf({45, 96}, rng), b = random_leaf({45}, rng);
+  const Tensor g = Tensor::uniform({600, 45}, -1.f, 1.f, rng);
+  linear(x, w, b).backward(g);
+  const Tensor want_w = weight_gradient_ref(g, x);
+  CHECK_MESSAGE(allclose(w.grad(), want_w, 1e-4f, 1e-4f), describe_mismatches(w.grad(), want_w, 1e-4f, 1e-4f));
+  // matmul: a (600, 70), b (70, 32): dB (70, 32) = Aᵀ G, 70·32·600 = 1.3M.
+  const Tensor a = random_leaf({600, 70}, rng), bm = random_leaf({70, 32}, rng);
+  const Tensor gm = Tensor::uniform({600, 32}, -1.f, 1.f, rng);
+  matmul(a, bm).backward(gm);
+  const Tensor want_b = weight_gradient_ref(a, gm);
+  CHECK_MESSAGE(allclose(bm.grad(), want_b, 1e-4f, 1e-4f), describe_mismatches(bm.grad(), want_b, 1e-4f, 1e-4f));
+}

@@ -27,6 +27,10 @@ namespace legato::cuda {
 namespace detail {
 
 void throw_cuda_error(cudaError_t code, const char* call, const char* file, int line) {
+  // A failed call also sets the runtime's last error; clear it, or the next
+  // launch check (cudaGetLastError) would blame an innocent kernel. Sticky
+  // errors (a faulted context) stay set regardless.
+  cudaGetLastError();
   // Strip the directories: "kernels/device.cu" is enough to find the line.
   std::string path = file;
   const auto slash = path.rfind("/kernels/");

@@ -76,4 +76,26 @@ inline void check_close(const Vec& actual, const VecD& expected, double atol, do
   CHECK(count == 0);
 }
 
+// The same with a tolerance per entry, atol + per_unit · scale[i]: for sums
+// of many float terms added in any order (atomicAdd), whose rounding error
+// grows with the terms' magnitudes, not with the final value.
+inline void check_close_scaled(const Vec& actual, const VecD& expected, const VecD& scale, double atol, double per_unit,
+                               const std::string& what) {
+  REQUIRE(actual.size() == expected.size());
+  REQUIRE(scale.size() == expected.size());
+  std::ostringstream bad;
+  int count = 0;
+  double worst = 0;
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    const double d = std::fabs(actual[i] - expected[i]);
+    worst = std::max(worst, d);
+    if (!(d <= atol + per_unit * scale[i])) {
+      if (count < 5) bad << " [" << i << "] " << actual[i] << " vs " << expected[i] << " (scale " << scale[i] << ");";
+      ++count;
+    }
+  }
+  INFO(what << ": max |diff| " << worst << ", " << count << " of " << actual.size() << " mismatch:" << bad.str());
+  CHECK(count == 0);
+}
+
 }  // namespace legato::cuda_test

@@ -3,7 +3,9 @@
 // GPU; otherwise prints "skipped: no CUDA device".
 //
 // Tolerances: cross-entropy 1e-5 + 1e-5 relative (log-sum-exp in float vs
-// double); embedding forward exact, backward 1e-5 (atomicAdd order);
+// double); embedding forward exact, backward 1e-5 + 1e-6 · (sum of the
+// |terms| added into the entry) (float atomicAdd in any order: 819 terms per
+// entry at V 5, N 4096, whose partial sums reach ~30);
 // dropout masks exact (the CPU recomputes the same Philox numbers).
 #include <doctest/doctest.h>
 
@@ -104,15 +106,16 @@ TEST_CASE("cuda: embedding gather and scatter-add") {
     cuda::embedding_forward(dw_in.data(), c.V, c.E, did.data(), c.N, out.data());
     cuda::fill(dw.data(), dw.size(), 0.5f);  // the backward adds: start from a nonzero gradient
     cuda::embedding_backward(dg.data(), did.data(), c.N, c.V, c.E, dw.data());
-    std::vector<double> eout(out.size()), edw(w.size(), 0.5);
+    std::vector<double> eout(out.size()), edw(w.size(), 0.5), terms(w.size(), 0.5);
     for (std::int64_t n = 0; n < c.N; ++n)
       for (std::int64_t e = 0; e < c.E; ++e) {
         eout[sz(n * c.E + e)] = w[sz(ids[sz(n)] * c.E + e)];
         edw[sz(ids[sz(n)] * c.E + e)] += g[sz(n * c.E + e)];
+        terms[sz(ids[sz(n)] * c.E + e)] += std::fabs(g[sz(n * c.E + e)]);
       }
     const std::string name = "embedding V " + std::to_string(c.V) + " E " + std::to_string(c.E);
     check_close(download(out.data(), out.size()), eout, 0, 0, name);
-    check_close(download(dw.data(), dw.size()), edw, 1e-5, 1e-5, name + " backward");
+    check_close_scaled(download(dw.data(), dw.size()), edw, terms, 1e-5, 1e-6, name + " backward");
   }
   const auto w = upload(std::vector<float>(6, 1.f));  // (3, 2)
   const auto bad = upload_ints({0, 2, 3});

@@ -210,6 +210,14 @@ TEST_CASE("cuda: fused LSTM gate kernels, one step") {
 TEST_CASE("cuda: LSTM layer forward and backward, both engines, against the CPU") {
   SKIP_WITHOUT_GPU();
   MESSAGE("device: " << cuda::device_description());
+  {
+    // The GPUs this backend targets (H100, H200) run the persistent engine at
+    // the seed's shape; without this check a wrong "unsupported" would leave
+    // that engine untested while every test passes.
+    std::string why;
+    CHECK_MESSAGE(cuda::lstm_persistent_supported(64, 256, &why),
+                  "the persistent engine must run at the seed's shape (B 64, H 256): " << why);
+  }
   Rng rng(42);
   struct Case {
     Dims d;

@@ -206,3 +206,42 @@ TEST_CASE("melody_output: the written key is the key of the notes; tempo and met
                        doctest::Contains("tempo 5 is outside 10..400"), Error);
   fs::remove_all(dir);
 }
+
+TEST_CASE("melody_output: an upbeat keeps the bars where they belong") {
+  // 3/4 with a one-beat upbeat: G | C E G | C.
+  const Melody tune = {{67, 1.0}, {60, 1.0}, {64, 1.0}, {67, 1.0}, {72, 3.0}};
+  MelodyInfo info;
+  info.meter = Meter::regular_meter(3, 4);
+  info.pickup = Rational(1);
+  const Song song = song_from_melody(tune, info);
+  REQUIRE(song.barlines.size() == 3);
+  CHECK(song.barlines[0].at == 1);  // "=1" after the upbeat, ESAC's numbering
+  CHECK(song.barlines[0].token == "=1");
+  CHECK(song.barlines[1].at == 4);
+  CHECK(song.barlines[1].token == "=2");
+  CHECK(song.barlines[2].final);
+  CHECK(pickup_of(song) == Rational(1));
+  // Without the upbeat the same notes are barred from the first one, and a
+  // note crosses the barline (tied).
+  info.pickup = 0;
+  const Song plain = song_from_melody(tune, info);
+  CHECK(plain.barlines.front().at == 0);
+  CHECK(pickup_of(plain) == Rational(0));
+  CHECK(plain.events.size() > song.events.size());
+  // Round trip through a .krn file, and an ESAC-style first full bar has no upbeat.
+  const fs::path dir = fs::temp_directory_path() / "legato_test_pickup";
+  fs::create_directories(dir);
+  MelodyOutput out;
+  out.meter = Meter::regular_meter(3, 4);
+  out.pickup = Rational(1);
+  write_generated_melody(dir / "upbeat", tune, out, "upbeat");
+  CHECK(pickup_of(read_kern_file(dir / "upbeat.krn")) == Rational(1));
+  fs::remove_all(dir);
+  CHECK(pickup_of(parse_kern("**kern\n*M2/4\n4c\n4d\n=1\n2e\n==\n*-\n", "esac")) == Rational(0));
+  CHECK(pickup_of(parse_kern("**kern\n*M6/8\n8c\n=1\n4.d\n4.e\n==\n*-\n", "six-eight")) == Rational(1, 2));
+  CHECK(pickup_of(parse_kern("**kern\n*MX\n8c\n=1\n4.d\n==\n*-\n", "irregular")) == Rational(0));
+  // An upbeat as long as a bar is refused.
+  info.pickup = Rational(3);
+  CHECK_THROWS_WITH_AS(song_from_melody(tune, info), doctest::Contains("pickup 3 is not shorter than a bar of *M3/4"),
+                       Error);
+}

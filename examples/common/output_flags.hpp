@@ -22,7 +22,10 @@ struct OutputFlags {
   music::MelodyOutput over(music::MelodyOutput defaults) const {
     if (transpose) defaults.transpose = *transpose;
     if (tempo_qpm) defaults.tempo_qpm = *tempo_qpm;
-    if (meter) defaults.meter = *meter;
+    if (meter) {
+      defaults.meter = *meter;
+      defaults.pickup = 0;  // an upbeat measured in another meter means nothing in this one
+    }
     return defaults;
   }
 };

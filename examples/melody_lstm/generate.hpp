@@ -167,6 +167,7 @@ struct Primer {
   std::size_t total_steps = 0;
   double tempo_qpm = 0;                           // 0 when the file gives none
   std::optional<legato::music::Meter> meter;      // its first meter, when regular
+  legato::music::Rational pickup;                 // its upbeat, in quarters
 };
 
 inline Primer read_primer(const std::string& path, std::int64_t steps) {
@@ -185,6 +186,7 @@ inline Primer read_primer(const std::string& path, std::int64_t steps) {
   p.shift = t.shift;
   p.tempo_qpm = song.tempo_qpm;
   if (const Meter* meter = song.header_meter(); meter && meter->regular) p.meter = *meter;
+  p.pickup = pickup_of(song);
   return p;
 }
 
@@ -262,6 +264,7 @@ inline GenerateReport complete_melody(const LoadedModel& m, const std::string& p
   defaults.transpose = -p.shift;
   if (p.tempo_qpm > 0) defaults.tempo_qpm = p.tempo_qpm;
   if (p.meter) defaults.meter = *p.meter;
+  if (p.meter) defaults.pickup = p.pickup;
   const legato::music::MelodyOutput output = r.output.over(defaults);
   legato::music::melody_info({}, output, "");  // a bad tempo fails before anything is written
   make_output_dir(r.out_dir);

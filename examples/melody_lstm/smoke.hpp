@@ -261,11 +261,12 @@ inline int run_smoke(const SmokeOptions& o) {
            up.header_meter()->denominator == 4,
        "--bpm 90 --meter 3/4 are written into the .krn");
 
-    // A G-major primer in 3/4 at 84 qpm: G4 A4 B4 C5 D5 (C4 D4 E4 F4 G4 once in C).
+    // A G-major primer in 3/4 at 84 qpm with a one-beat upbeat: D5 | G4 A4 B4 |
+    // C5 D5 B4 | G4 (G4 A4 B4 C5 D5 are C4 D4 E4 F4 G4 once in C).
     const fs::path primer_g = dir / "primer_g.krn";
     legato::write_file_atomically(primer_g.string(),
-                                  "!!!OTL: G major primer\n**kern\n*M3/4\n*MM84\n*k[f#]\n*G:\n=1\n4g\n4a\n4b\n=2\n4cc\n4dd\n4b\n"
-                                  "=3\n2.g\n==\n*-\n");
+                                  "!!!OTL: G major primer\n**kern\n*M3/4\n*MM84\n*k[f#]\n*G:\n4dd\n=1\n4g\n4a\n4b\n=2\n4cc\n"
+                                  "4dd\n4b\n=3\n2.g\n==\n*-\n");
     GenerateRequest back = g;
     back.count = 1;
     back.out_dir = (dir / "in_g").string();
@@ -282,6 +283,8 @@ inline int run_smoke(const SmokeOptions& o) {
        "the completion keeps the primer's tempo and meter");
     ok(primer_out.header_key() && primer_out.header_key()->key == (Key{7, Mode::major}),
        "the written primer is designated G major (the key of its notes)");
+    ok(pickup_of(primer_out) == Rational(1) && pickup_of(completion) == Rational(1),
+       "the primer's one-beat upbeat is kept: the bars fall where the primer's do");
   }
 
   // 6. bad input

@@ -802,7 +802,10 @@ int cmd_generate(const std::vector<std::string>& args) {
   if (!sources.empty()) {
     style.transpose = -sources[0].shift;
     if (sources[0].tempo_qpm > 0) style.tempo_qpm = sources[0].tempo_qpm;
-    if (sources[0].meter) style.meter = *sources[0].meter;
+    if (sources[0].meter) {
+      style.meter = *sources[0].meter;
+      style.pickup = sources[0].pickup;
+    }
   }
   out.style = output.over(style);
   Rng rng{std::uint64_t(seed)};

@@ -18,6 +18,7 @@
 
 #include "legato/music/corpus.hpp"
 #include "legato/music/key.hpp"
+#include "legato/music/melody_output.hpp"
 #include "legato/music/song_io.hpp"
 #include "legato/music/twoseq.hpp"
 
@@ -168,6 +169,7 @@ struct UserSong {
   int shift = 0;   // semitones that took it there from its own key
   double tempo_qpm = 0;              // 0 when the file gives none
   std::optional<music::Meter> meter;  // its first meter, when regular
+  music::Rational pickup;             // its upbeat, in quarters
 };
 
 inline UserSong read_user_song(const std::string& path) {
@@ -188,6 +190,7 @@ inline UserSong read_user_song(const std::string& path) {
   u.shift = t.shift;
   u.tempo_qpm = raw.tempo_qpm;
   if (const music::Meter* m = raw.header_meter(); m && m->regular) u.meter = *m;
+  u.pickup = music::pickup_of(raw);
   u.song = encode_song(t.song, std::filesystem::path(path).filename().string(), false);
   return u;
 }

@@ -31,6 +31,7 @@ struct MelodyInfo {
   std::optional<Key> key = Key{0, Mode::major};  // designation and signature; nullopt writes neither
   double tempo_qpm = 120;
   bool barlines = true;  // split at barlines (needs a regular meter)
+  Rational pickup = 0;   // an upbeat: quarters before the first full bar (0 <= pickup < a bar)
 };
 
 // A duration as standard note values (each with a single kern recip), largest
@@ -72,9 +73,14 @@ inline Song song_from_melody(const Melody& melody, const MelodyInfo& info = {}) 
   }
   const bool bars = info.barlines && info.meter.regular && info.meter.bar_length() > 0;
   const Rational bar = bars ? info.meter.bar_length() : Rational(0);
-  Rational position;  // from the start
-  int bar_number = 1;
-  if (bars) song.barlines.push_back({0, bar_number, false, "=1"});
+  check(info.pickup >= 0 && (!bars || info.pickup < bar), "song_from_melody: pickup ", info.pickup.to_string(),
+        " is not shorter than a bar of ", info.meter.token);
+  // With an upbeat the melody starts that far before a barline, and the bar it
+  // completes is bar 1 (ESAC's numbering); otherwise bar 1 starts at once.
+  const bool upbeat = bars && info.pickup > 0;
+  Rational position = upbeat ? bar - info.pickup : Rational(0);  // from the start of a bar
+  int bar_number = upbeat ? 0 : 1;
+  if (bars && !upbeat) song.barlines.push_back({0, bar_number, false, "=1"});
 
   for (std::size_t i = 0; i < melody.size(); ++i) {
     const MelodyNote& n = melody[i];

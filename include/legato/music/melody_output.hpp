@@ -32,7 +32,24 @@ struct MelodyOutput {
   int transpose = 0;       // semitones added to every note
   double tempo_qpm = 120;  // quarter notes per minute
   Meter meter = Meter::regular_meter(4, 4);
+  Rational pickup = 0;     // an upbeat before the first full bar, in quarters
 };
+
+// The upbeat of a song: the music before its first barline, modulo a bar of
+// its header meter (ESAC writes "=1" after the first full bar). 0 without a
+// regular meter or a barline.
+inline Rational pickup_of(const Song& song) {
+  const Meter* meter = song.header_meter();
+  if (!meter || !meter->regular || meter->bar_length() <= 0) return 0;
+  for (const Barline& b : song.barlines) {
+    if (b.at == 0) continue;  // a barline before any note ("=1" at the top)
+    Rational before;
+    for (std::size_t i = 0; i < b.at && i < song.events.size(); ++i) before += song.events[i].duration;
+    const Rational bar = meter->bar_length();
+    return before - bar * Rational(Rational(before / bar).floor());
+  }
+  return 0;
+}
 
 // "3/4" -> *M3/4. Numerator 1..64, denominator a power of two up to 64.
 inline Meter parse_meter(std::string_view text) {
@@ -78,6 +95,8 @@ inline MelodyInfo melody_info(const Melody& melody, const MelodyOutput& output, 
   info.title = title;
   info.tempo_qpm = output.tempo_qpm;
   info.meter = output.meter;
+  // An upbeat only means something in the meter it was measured in.
+  if (output.pickup > 0 && output.pickup < output.meter.bar_length()) info.pickup = output.pickup;
   MelodyInfo keyless = info;
   keyless.key.reset();
   bool has_note = false;

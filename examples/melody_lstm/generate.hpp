@@ -245,10 +245,14 @@ inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequ
     report.samples.push_back(std::move(s));
   }
   report.microseconds_per_token = drawn ? 1e6 * seconds / double(drawn) : 0;
-  if (r.print)
+  if (r.print) {
     std::printf("generated %lld melodies, %lld tokens drawn, %.2f us per token (incremental; %lld start symbols), files in %s\n",
                 static_cast<long long>(r.count), static_cast<long long>(drawn), report.microseconds_per_token,
                 static_cast<long long>(m.hyper.start_symbols()), r.out_dir.c_str());
+    // The tokens above are the model's, in C major / A minor; say how the files differ.
+    std::printf("files: %+d semitones from the tokens, %g qpm, %d/%d\n", output.transpose, output.tempo_qpm,
+                output.meter.numerator, output.meter.denominator);
+  }
   return report;
 }
 

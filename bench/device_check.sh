@@ -18,8 +18,9 @@
 #                     it exists); it goes on CMAKE_PREFIX_PATH and the include path
 #   LEGATO_BUILD_DIR  build folder (default build/cuda-device)
 #   LEGATO_JOBS       parallel build jobs (default: nproc)
-#   OUT               if set, the table, the two timing files, all test output
-#                     and an archive of every log are copied there (5 files)
+#   OUT               if set, the table, the two timing files and all test output
+#                     are copied there when they exist, and an archive of every
+#                     log always (at most 5 files)
 #   LEGATO_DEADLINE_S sections that would start later than this many seconds
 #                     after the start are skipped (default 420)
 #   SHAPES            BxTxIxH list (default: the seed's shape 64x64x45x256, then

@@ -200,9 +200,15 @@ TEST_CASE("melody_output: the written key is the key of the notes; tempo and met
   const Song mid = read_midi_song(dir / "tune.mid");
   CHECK(melody_of(mid, true) == transposed(tune, 5));
   CHECK(mid.tempo_qpm == doctest::Approx(72));
+  // A known key (a completion's source) is written as given, not estimated.
+  MelodyOutput known = as_is;
+  known.key = Key{0, Mode::major};
+  CHECK(melody_info(tune, known, "t").key == Key{0, Mode::major});
   // A melody of rests has no key to estimate: C major, as before.
   CHECK(melody_info({{kRest, 4.0}}, as_is, "rests").key == Key{0, Mode::major});
-  CHECK_THROWS_WITH_AS(melody_info(tune, MelodyOutput{0, 5, Meter::regular_meter(4, 4)}, "slow"),
+  MelodyOutput slow;
+  slow.tempo_qpm = 5;
+  CHECK_THROWS_WITH_AS(melody_info(tune, slow, "slow"),
                        doctest::Contains("tempo 5 is outside 10..400"), Error);
   fs::remove_all(dir);
 }
@@ -236,12 +242,24 @@ TEST_CASE("melody_output: an upbeat keeps the bars where they belong") {
   out.pickup = Rational(1);
   write_generated_melody(dir / "upbeat", tune, out, "upbeat");
   CHECK(pickup_of(read_kern_file(dir / "upbeat.krn")) == Rational(1));
+  // The .mid starts at a bar: two beats of rest, then the upbeat.
+  const Melody from_midi = melody_of(read_midi_song(dir / "upbeat.mid"), true);
+  REQUIRE(from_midi.size() == tune.size() + 1);
+  CHECK(from_midi.front() == MelodyNote{kRest, 2.0});
+  CHECK(Melody(from_midi.begin() + 1, from_midi.end()) == tune);
   fs::remove_all(dir);
   CHECK(pickup_of(parse_kern("**kern\n*M2/4\n4c\n4d\n=1\n2e\n==\n*-\n", "esac")) == Rational(0));
   CHECK(pickup_of(parse_kern("**kern\n*M6/8\n8c\n=1\n4.d\n4.e\n==\n*-\n", "six-eight")) == Rational(1, 2));
   CHECK(pickup_of(parse_kern("**kern\n*MX\n8c\n=1\n4.d\n==\n*-\n", "irregular")) == Rational(0));
+  // An incomplete first bar after "=1" (deut1465's way) is an upbeat too; a full one is not.
+  CHECK(pickup_of(parse_kern("**kern\n*M4/4\n=1\n4c\n4d\n=2\n1e\n==\n*-\n", "top")) == Rational(2));
+  CHECK(pickup_of(parse_kern("**kern\n*M2/4\n=1\n4c\n4d\n=2\n2e\n==\n*-\n", "full")) == Rational(0));
+  CHECK(pickup_of(parse_kern("**kern\n*M4/4\n4c\n4d\n==\n*-\n", "final only")) == Rational(0));
+  CHECK(pickup_of(parse_kern("**kern\n*M3/4\n1c\n=1\n2.d\n==\n*-\n", "long first bar")) == Rational(0));
   // An upbeat as long as a bar is refused.
   info.pickup = Rational(3);
   CHECK_THROWS_WITH_AS(song_from_melody(tune, info), doctest::Contains("pickup 3 is not shorter than a bar of *M3/4"),
                        Error);
+  info.pickup = Rational(-1);
+  CHECK_THROWS_WITH_AS(song_from_melody(tune, info), doctest::Contains("pickup -1 is negative"), Error);
 }

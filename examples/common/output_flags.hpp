@@ -4,6 +4,7 @@
 // own default, which is why each is kept as an optional: complete writes in
 // the primer's key by default, a prior sample in C major / A minor.
 
+#include <cstdlib>
 #include <optional>
 #include <string>
 
@@ -14,15 +15,20 @@
 namespace legato::examples {
 
 struct OutputFlags {
-  std::optional<int> transpose;
+  std::optional<int> transpose;  // semitones from the program's default key
   std::optional<double> tempo_qpm;
   std::optional<music::Meter> meter;
 
-  // These flags over the program's defaults.
+  // These flags over the program's defaults. --transpose counts from the
+  // default: from C major / A minor for a prior sample, from the source's key
+  // for a completion, whose key designation moves with it.
   music::MelodyOutput over(music::MelodyOutput defaults) const {
-    if (transpose) defaults.transpose = *transpose;
+    if (transpose) {
+      defaults.transpose += *transpose;
+      if (defaults.key) defaults.key->tonic = ((defaults.key->tonic + *transpose) % 12 + 12) % 12;
+    }
     if (tempo_qpm) defaults.tempo_qpm = *tempo_qpm;
-    if (meter) {
+    if (meter && !(*meter == defaults.meter)) {
       defaults.meter = *meter;
       defaults.pickup = 0;  // an upbeat measured in another meter means nothing in this one
     }
@@ -30,23 +36,30 @@ struct OutputFlags {
   }
 };
 
-// Declares the three flags (for --help, with `defaults` saying what happens
-// without them) and reads those given.
-inline OutputFlags read_output_flags(CommandLine& cli, const std::string& defaults) {
-  const long transpose = cli.integer("transpose", 0, "semitones to move the written melodies by (" + defaults + ")");
-  const double bpm = cli.real("bpm", 120, "tempo of the written melodies, quarter notes per minute (" + defaults + ")");
-  const std::string meter = cli.text("meter", "4/4", "meter of the written melodies, N/D (" + defaults + ")");
+// Declares the three flags (for --help; `base` says where --transpose counts
+// from and `defaults` what tempo and meter apply without the flags) and
+// reads those given.
+inline OutputFlags read_output_flags(CommandLine& cli, const std::string& base, const std::string& defaults) {
+  const long transpose = cli.integer("transpose", 0, "semitones up (+) or down (-) from " + base);
+  const std::string bpm = cli.text("bpm", "", "tempo in quarter notes per minute, 10..400 (default: " + defaults + ")");
+  const std::string meter = cli.text("meter", "", "meter N/D, e.g. 3/4 or 6/8 (default: " + defaults + ")");
   OutputFlags flags;
   if (cli.has("transpose")) {
     check(transpose >= -48 && transpose <= 48, "--transpose must be in -48..48 semitones, got ", transpose);
     flags.transpose = static_cast<int>(transpose);
   }
   if (cli.has("bpm")) {
-    check(bpm >= 10 && bpm <= 400, "--bpm must be in 10..400, got ", bpm);
-    flags.tempo_qpm = bpm;
+    char* end = nullptr;
+    const double value = std::strtod(bpm.c_str(), &end);
+    check(!bpm.empty() && end && *end == '\0', "--bpm expects a number, got '", bpm, "'");
+    check(value >= 10 && value <= 400, "--bpm must be in 10..400, got ", bpm);
+    flags.tempo_qpm = value;
   }
   if (cli.has("meter")) flags.meter = music::parse_meter(meter);
   return flags;
 }
+
+// A source song's tempo when it is one the writers accept, else `fallback`.
+inline double usable_tempo(double qpm, double fallback) { return qpm >= 10 && qpm <= 400 ? qpm : fallback; }
 
 }  // namespace legato::examples

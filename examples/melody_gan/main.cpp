@@ -91,7 +91,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   req.rng_seed = non_negative(cli.integer("rng-seed", 1, "seed of the latent draws"), "rng-seed");
   if (cli.flag("seed-decoding", "truncate as the seed did (never a rest) instead of rounding to the nearest class"))
     req.rounding = Rounding::truncate;
-  req.output = legato::examples::read_output_flags(cli, "default: as generated, 120 qpm, 4/4").over({});
+  req.output = legato::examples::read_output_flags(cli, "the model's C major / A minor", "120 qpm, 4/4").over({});
   declare_threads(cli);
   if (help(cli, "melody_gan generate --model MODEL --out-dir DIR [flags]")) return 0;
   cli.finish();

@@ -162,7 +162,8 @@ inline void make_output_dir(const std::string& dir) {
 // C major / A minor as the training songs were (spec §6.6).
 struct Primer {
   std::vector<std::string> tokens;
-  std::string key;  // of the original
+  std::string key;  // of the original, for display
+  legato::music::Key original_key;
   int shift = 0;
   std::size_t total_steps = 0;
   double tempo_qpm = 0;                           // 0 when the file gives none
@@ -183,10 +184,20 @@ inline Primer read_primer(const std::string& path, std::int64_t steps) {
   p.total_steps = p.tokens.size();
   if (static_cast<std::int64_t>(p.tokens.size()) > steps) p.tokens.resize(static_cast<std::size_t>(steps));
   p.key = key_display_name(t.key.key);
+  p.original_key = t.key.key;
   p.shift = t.shift;
   p.tempo_qpm = song.tempo_qpm;
   if (const Meter* meter = song.header_meter(); meter && meter->regular) p.meter = *meter;
+  // The tokens round each note to 16th steps; keep the upbeat only where the
+  // rounded notes still fill it exactly (a triplet upbeat would shift the bars).
   p.pickup = pickup_of(song);
+  std::int64_t upbeat_steps = 0;
+  Rational covered;
+  for (std::size_t i = 0; i < song.events.size() && covered < p.pickup; ++i) {
+    covered += song.events[i].duration;
+    upbeat_steps += timeseries_steps(song.events[i].duration);
+  }
+  if (Rational(upbeat_steps, 4) != p.pickup) p.pickup = 0;
   return p;
 }
 
@@ -264,17 +275,20 @@ inline GenerateReport complete_melody(const LoadedModel& m, const std::string& p
                                       GenerateRequest r) {
   const Primer p = read_primer(primer_path, primer_steps);
   seed_ids(p.tokens, m.vocab, "--primer '" + primer_path + "'");
-  legato::music::MelodyOutput defaults;
+  legato::music::MelodyOutput defaults;  // back in the primer's key, tempo, meter and upbeat
   defaults.transpose = -p.shift;
-  if (p.tempo_qpm > 0) defaults.tempo_qpm = p.tempo_qpm;
-  if (p.meter) defaults.meter = *p.meter;
-  if (p.meter) defaults.pickup = p.pickup;
+  defaults.key = p.original_key;
+  defaults.tempo_qpm = legato::examples::usable_tempo(p.tempo_qpm, defaults.tempo_qpm);
+  if (p.meter) {
+    defaults.meter = *p.meter;
+    defaults.pickup = p.pickup;
+  }
   const legato::music::MelodyOutput output = r.output.over(defaults);
   legato::music::melody_info({}, output, "");  // a bad tempo fails before anything is written
   make_output_dir(r.out_dir);
   if (r.print)
     std::printf("primer %s: key %s, shifted %+d semitones to C, %zu of %zu steps: %s\n"
-                "written %+d semitones from C, at %g qpm, in %d/%d\n",
+                "written %+d semitones from the tokens, at %g qpm, in %d/%d\n",
                 primer_path.c_str(), p.key.c_str(), p.shift, p.tokens.size(), p.total_steps,
                 legato::music::join_tokens(p.tokens).c_str(), output.transpose, output.tempo_qpm,
                 output.meter.numerator, output.meter.denominator);

@@ -159,7 +159,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   r.sample.max_steps = cli.integer("max-steps", r.sample.max_steps, "at most this many drawn tokens per melody");
   const long rng_seed = cli.integer("rng-seed", 1, "seed of the sampler");
   r.seed = legato::music::split_tokens(cli.text("seed-melody", "55", "the melody's first tokens (E-TS)"));
-  r.output = legato::examples::read_output_flags(cli, "default: as generated, in C major or A minor; 120 qpm; 4/4");
+  r.output = legato::examples::read_output_flags(cli, "the model's C major / A minor", "120 qpm, 4/4");
   declare_threads(cli, 1);
   if (help(cli, "melody_lstm generate --model MODEL --out-dir DIR [flags]")) return 0;
   cli.finish();
@@ -189,7 +189,7 @@ int cmd_complete(const std::vector<std::string>& args) {
   r.sample.temperature = static_cast<float>(cli.real("temperature", r.sample.temperature, "sampling temperature T > 0"));
   r.sample.max_steps = cli.integer("max-steps", r.sample.max_steps, "at most this many drawn tokens per melody");
   const long rng_seed = cli.integer("rng-seed", 1, "seed of the sampler");
-  r.output = legato::examples::read_output_flags(cli, "default: the primer's key, tempo and meter");
+  r.output = legato::examples::read_output_flags(cli, "the primer's key", "the primer's, else 120 qpm, 4/4");
   declare_threads(cli, 1);
   if (help(cli, "melody_lstm complete --model MODEL --primer FILE.krn|FILE.mid --out-dir DIR [flags]")) return 0;
   cli.finish();

@@ -285,6 +285,18 @@ inline int run_smoke(const SmokeOptions& o) {
        "the written primer is designated G major (the key of its notes)");
     ok(pickup_of(primer_out) == Rational(1) && pickup_of(completion) == Rational(1),
        "the primer's one-beat upbeat is kept: the bars fall where the primer's do");
+    // --transpose counts from the primer's key: +2 writes it in A major.
+    GenerateRequest in_a_major = back;
+    in_a_major.out_dir = (dir / "in_a").string();
+    in_a_major.output.transpose = 2;
+    in_a_major.output.meter = parse_meter("3/4");  // the primer's own meter: the upbeat stays
+    complete_melody(model, primer_g.string(), 24, in_a_major);
+    const Song primer_a = read_kern_file((fs::path(in_a_major.out_dir) / "primer.krn").string());
+    std::vector<int> in_a = original;
+    for (int& p : in_a) p += 2;
+    ok(pitches(primer_a) == in_a && primer_a.header_key() && primer_a.header_key()->key == (Key{9, Mode::major}) &&
+           pickup_of(primer_a) == Rational(1),
+       "complete --transpose 2 writes the G-major primer in A major, upbeat kept");
   }
 
   // 6. bad input

@@ -200,7 +200,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   const std::string metrics = cli.text("metrics-json", "", "write a JSON summary here");
   const bool quiet = cli.flag("quiet", "do not print the melodies");
   const music::MelodyOutput output =
-      examples::read_output_flags(cli, "default: as drawn, 120 qpm, 4/4").over({});
+      examples::read_output_flags(cli, "the configuration's pitches", "120 qpm, 4/4").over({});
   declare_threads(cli);
   if (help_requested(cli, "usage: melody_random generate [--config basic|chromatic|chord|all] [--count N] "
                           "[--seed S] [--out-dir DIR]"))

@@ -761,8 +761,8 @@ int cmd_generate(const std::vector<std::string>& args) {
   const long seed = cli.integer("seed", 1, "random seed");
   const std::string metrics = cli.text("metrics-json", "", "write the list of files as JSON here");
   const examples::OutputFlags output =
-      examples::read_output_flags(cli, "default: prior samples as generated, 120 qpm, 4/4; --from and --interpolate "
-                                       "in the key, tempo and meter of the (first) song");
+      examples::read_output_flags(cli, "the model's C major / A minor (--from, --interpolate: the (first) song's key)",
+                                  "120 qpm, 4/4; --from and --interpolate: the (first) song's");
   declare_threads(cli);
   if (help_requested(cli, "usage: melody_vae generate --model M [--rhythm-model R] --out-dir DIR\n"
                           "       [--count N | --from FILE --variation V | --interpolate A B --steps N]\n"
@@ -799,9 +799,10 @@ int cmd_generate(const std::vector<std::string>& args) {
   Output out;
   out.dir = out_dir;
   music::MelodyOutput style;
-  if (!sources.empty()) {
+  if (!sources.empty()) {  // back in the (first) song's key, tempo, meter and upbeat
     style.transpose = -sources[0].shift;
-    if (sources[0].tempo_qpm > 0) style.tempo_qpm = sources[0].tempo_qpm;
+    style.key = sources[0].original_key;
+    style.tempo_qpm = examples::usable_tempo(sources[0].tempo_qpm, style.tempo_qpm);
     if (sources[0].meter) {
       style.meter = *sources[0].meter;
       style.pickup = sources[0].pickup;

@@ -167,6 +167,7 @@ struct UserSong {
   VaeSong song;
   music::Key key;  // C major or A minor after transposition
   int shift = 0;   // semitones that took it there from its own key
+  music::Key original_key;            // that key
   double tempo_qpm = 0;              // 0 when the file gives none
   std::optional<music::Meter> meter;  // its first meter, when regular
   music::Rational pickup;             // its upbeat, in quarters
@@ -188,6 +189,7 @@ inline UserSong read_user_song(const std::string& path) {
   UserSong u;
   u.key = music::Key{t.key.key.mode == music::Mode::major ? 0 : 9, t.key.key.mode};
   u.shift = t.shift;
+  u.original_key = t.key.key;
   u.tempo_qpm = raw.tempo_qpm;
   if (const music::Meter* m = raw.header_meter(); m && m->regular) u.meter = *m;
   u.pickup = music::pickup_of(raw);

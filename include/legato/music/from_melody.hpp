@@ -73,7 +73,8 @@ inline Song song_from_melody(const Melody& melody, const MelodyInfo& info = {}) 
   }
   const bool bars = info.barlines && info.meter.regular && info.meter.bar_length() > 0;
   const Rational bar = bars ? info.meter.bar_length() : Rational(0);
-  check(info.pickup >= 0 && (!bars || info.pickup < bar), "song_from_melody: pickup ", info.pickup.to_string(),
+  check(info.pickup >= 0, "song_from_melody: pickup ", info.pickup.to_string(), " is negative");
+  check(!bars || info.pickup < bar, "song_from_melody: pickup ", info.pickup.to_string(),
         " is not shorter than a bar of ", info.meter.token);
   // With an upbeat the melody starts that far before a barline, and the bar it
   // completes is bar 1 (ESAC's numbering); otherwise bar 1 starts at once.

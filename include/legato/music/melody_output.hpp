@@ -11,12 +11,14 @@
 //   // which is: Melody moved = transposed(melody, out.transpose);
 //   //           write_melody_midi("out/tune_1.mid", moved, melody_info(moved, out, "tune 1")); and .krn
 //
-// The key written into the .krn (*G: and its signature) is the key the notes
-// are in, estimated with the Aarden-Essen profiles, so a generated A-minor
-// tune is written as a minor, not as C major.
+// The key written into the .krn (*G: and its signature) is the source song's
+// key when there is one (a completion, a variation), moved with the notes;
+// otherwise the key the notes are in, estimated with the Aarden-Essen
+// profiles, so a generated A-minor tune is written as a minor, not C major.
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,20 +35,25 @@ struct MelodyOutput {
   double tempo_qpm = 120;  // quarter notes per minute
   Meter meter = Meter::regular_meter(4, 4);
   Rational pickup = 0;     // an upbeat before the first full bar, in quarters
+  std::optional<Key> key = std::nullopt;  // the written notes' key when known (a source's); else estimated
 };
 
-// The upbeat of a song: the music before its first barline, modulo a bar of
-// its header meter (ESAC writes "=1" after the first full bar). 0 without a
-// regular meter or a barline.
+// The upbeat of a song: the music before its first inner barline, when that
+// is shorter than a bar of its header meter. ESAC writes "=1" after a full
+// first bar, and before the first note of an incomplete one (deut1465:
+// "=1 4g 4d =2" in 3/4); either way the short first bar is the upbeat, and
+// the bars must fall where the song's do. A first segment of a bar or more,
+// or a song with no barline inside its music, has none. 0 without a regular
+// meter.
 inline Rational pickup_of(const Song& song) {
   const Meter* meter = song.header_meter();
   if (!meter || !meter->regular || meter->bar_length() <= 0) return 0;
   for (const Barline& b : song.barlines) {
-    if (b.at == 0) continue;  // a barline before any note ("=1" at the top)
+    if (b.at == 0) continue;                              // "=1" before the first note
+    if (b.final || b.at >= song.events.size()) return 0;  // no barline inside the music
     Rational before;
-    for (std::size_t i = 0; i < b.at && i < song.events.size(); ++i) before += song.events[i].duration;
-    const Rational bar = meter->bar_length();
-    return before - bar * Rational(Rational(before / bar).floor());
+    for (std::size_t i = 0; i < b.at; ++i) before += song.events[i].duration;
+    return before < meter->bar_length() ? before : Rational(0);
   }
   return 0;
 }
@@ -86,8 +93,8 @@ inline Melody transposed(const Melody& melody, int semitones) {
 }
 
 // The MelodyInfo for writing `melody` (already transposed) with `output`:
-// title, tempo, meter, and the key its notes are in (C major for a melody
-// with no notes).
+// title, tempo, meter, upbeat, and output.key, or else the key its notes are
+// in (C major for a melody with no notes).
 inline MelodyInfo melody_info(const Melody& melody, const MelodyOutput& output, const std::string& title) {
   check(std::isfinite(output.tempo_qpm) && output.tempo_qpm >= 10 && output.tempo_qpm <= 400,
         "tempo ", output.tempo_qpm, " is outside 10..400 quarter notes per minute");
@@ -95,8 +102,11 @@ inline MelodyInfo melody_info(const Melody& melody, const MelodyOutput& output, 
   info.title = title;
   info.tempo_qpm = output.tempo_qpm;
   info.meter = output.meter;
-  // An upbeat only means something in the meter it was measured in.
-  if (output.pickup > 0 && output.pickup < output.meter.bar_length()) info.pickup = output.pickup;
+  info.pickup = output.pickup;
+  if (output.key) {
+    info.key = output.key;
+    return info;
+  }
   MelodyInfo keyless = info;
   keyless.key.reset();
   bool has_note = false;
@@ -106,14 +116,23 @@ inline MelodyInfo melody_info(const Melody& melody, const MelodyOutput& output, 
 }
 
 // Writes STEM.mid and STEM.krn: the melody moved by output.transpose, with
-// output's tempo and meter and the key of its notes. Each file is written
-// atomically.
+// output's tempo, meter, upbeat and key. Each file is written atomically.
 inline void write_generated_melody(const std::filesystem::path& stem, const Melody& melody, const MelodyOutput& output,
                                    const std::string& title) {
   const Melody moved = transposed(melody, output.transpose);
   const MelodyInfo info = melody_info(moved, output, title);
-  write_melody_midi(stem.string() + ".mid", moved, info);
   write_melody_kern(stem.string() + ".krn", moved, info);
+  // MIDI has no upbeat: it starts at a bar. Start with the rest of the
+  // upbeat's bar, so that a sequencer shows the bars where the .krn has them.
+  if (info.pickup > 0 && info.meter.regular && info.pickup < info.meter.bar_length()) {
+    Melody padded{{kRest, (info.meter.bar_length() - info.pickup).to_double()}};
+    padded.insert(padded.end(), moved.begin(), moved.end());
+    MelodyInfo at_bar = info;
+    at_bar.pickup = 0;
+    write_melody_midi(stem.string() + ".mid", padded, at_bar);
+  } else {
+    write_melody_midi(stem.string() + ".mid", moved, info);
+  }
 }
 
 }  // namespace legato::music

@@ -85,7 +85,9 @@ inline void gemm_at_b(const float* A, std::int64_t lda, const float* B, std::int
     return;
   }
   const std::int64_t strips = (M + kRows - 1) / kRows, panels = (N + 63) / 64;
-#pragma omp parallel
+  // Inside someone else's parallel region, run on the calling thread alone
+  // (as Eigen does) rather than open a nested team.
+#pragma omp parallel if (!omp_in_parallel())
   {
 #ifdef _OPENMP
     const int id = omp_get_thread_num(), count = omp_get_num_threads();
@@ -93,14 +95,14 @@ inline void gemm_at_b(const float* A, std::int64_t lda, const float* B, std::int
     const int id = 0, count = 1;
 #endif
     const std::int64_t s_begin = strips * id / count, s_end = strips * (id + 1) / count;  // my rows of C
-    std::vector<float> packed_b(static_cast<std::size_t>(kKC * 64 * panels));           // (KC, N) as panels
+    std::vector<float> packed_b(static_cast<std::size_t>(std::min(K, kKC) * 64 * panels));  // (KC, N) as panels
     std::vector<float> packed_a(static_cast<std::size_t>(kKC * kRows));                 // one strip (KC, 6)
     for (std::int64_t k0 = 0; k0 < K; k0 += kKC) {
       const std::int64_t kc = std::min(kKC, K - k0);
       // Pack B's rows k0..k0+kc into panels of 64 (16·nv for the last) columns.
       for (std::int64_t p = 0; p < panels; ++p) {
         const std::int64_t width = std::min<std::int64_t>(64, N - 64 * p);
-        float* panel = packed_b.data() + p * kKC * 64;
+        float* panel = packed_b.data() + p * std::min(K, kKC) * 64;
         for (std::int64_t k = 0; k < kc; ++k) std::copy_n(B + (k0 + k) * ldb + 64 * p, width, panel + k * width);
       }
       for (std::int64_t s = s_begin; s < s_end; ++s) {
@@ -113,7 +115,7 @@ inline void gemm_at_b(const float* A, std::int64_t lda, const float* B, std::int
         }
         for (std::int64_t p = 0; p < panels; ++p) {
           const int nv = static_cast<int>(std::min<std::int64_t>(64, N - 64 * p) / 16);
-          tile(nv, kc, packed_a.data(), packed_b.data() + p * kKC * 64, C + m0 * ldc + 64 * p, ldc, mr,
+          tile(nv, kc, packed_a.data(), packed_b.data() + p * std::min(K, kKC) * 64, C + m0 * ldc + 64 * p, ldc, mr,
                accumulate || k0 > 0);
         }
       }

@@ -53,11 +53,13 @@ inline MatrixMap as_matrix(float* p, std::int64_t rows, std::int64_t cols) {
 inline void gemm(const float* a, bool transpose_a, const float* b, bool transpose_b, float* c, std::int64_t m,
                  std::int64_t k, std::int64_t n) {
 #if defined(__AVX512F__)
-  // Aᵀ B over many rows is a weight gradient (dW = Gᵀ X). Eigen splits it
-  // badly between threads; the packed kernel of gemm_avx512.hpp takes it when
-  // the work pays for its packing. The LSTM head's dW (45 × 4096 × 256):
-  // 0.64 ms against Eigen's 2.31 ms on 2 threads (bench/RESULTS.md).
-  if (transpose_a && !transpose_b && n % 16 == 0 && m * n * k >= (std::int64_t(1) << 20)) {
+  // Aᵀ B summed over many rows (k >= 256) with at least one register strip
+  // of rows (m >= 6) is a weight gradient (dW = Gᵀ X). Eigen splits it badly
+  // between threads; the packed kernel of gemm_avx512.hpp takes it when the
+  // work pays for its packing. The LSTM head's dW (45 × 4096 × 256): 0.64 ms
+  // against Eigen's 2.31 ms on 2 threads (bench/RESULTS.md). Short sums (a
+  // conv's dx, k = channels) stay with Eigen, which is faster there.
+  if (transpose_a && !transpose_b && n % 16 == 0 && k >= 256 && m >= 6 && m * n * k >= (std::int64_t(1) << 20)) {
     gemm_avx512::gemm_at_b(a, m, b, n, c, n, m, n, k, /*accumulate=*/false);
     return;
   }

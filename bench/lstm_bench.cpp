@@ -179,9 +179,11 @@ void BM_lstm_generate_token(benchmark::State& state) {
                                                             benchmark::Counter::kInvert);
 }
 
-// The FMA peak: every thread runs independent FMA chains on registers only
-// (12 accumulators hide the 4-cycle latency on 2 pipes).
-void BM_fma_peak(benchmark::State& state) {
+// Peak arithmetic rates: every thread runs `chains(iterations)`, independent
+// dependency chains on registers only; flops_per_iteration is what one
+// iteration of one thread computes.
+template <class Chains>
+void measure_peak(benchmark::State& state, double flops_per_iteration, Chains chains) {
   use_legato_threads();
   constexpr long kIters = 1 << 20;
   int threads = 1;
@@ -190,59 +192,59 @@ void BM_fma_peak(benchmark::State& state) {
     {
 #pragma omp single
       threads = num_threads();
-#ifdef __AVX512F__
-      __m512 acc[12];
-      for (int k = 0; k < 12; ++k) acc[k] = _mm512_set1_ps(float(k));
-      const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-3f);
-      for (long i = 0; i < kIters; ++i)
-        for (int k = 0; k < 12; ++k) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
-      alignas(64) float sink[16];
-      for (int k = 1; k < 12; ++k) acc[0] = _mm512_add_ps(acc[0], acc[k]);
-      _mm512_store_ps(sink, acc[0]);
-      benchmark::DoNotOptimize(sink);
-#else
-      float acc[12][16];
-      for (int k = 0; k < 12; ++k)
-        for (int l = 0; l < 16; ++l) acc[k][l] = float(k + l);
-      for (long i = 0; i < kIters; ++i)
-        for (int k = 0; k < 12; ++k)
-          for (int l = 0; l < 16; ++l) acc[k][l] = acc[k][l] * 0.999f + 1e-3f;
-      benchmark::DoNotOptimize(acc);
-#endif
+      chains(kIters);
     }
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(double(threads) * kIters * 12 * 16 * 2 * 1e-9,
+  state.counters["GFLOP/s"] = benchmark::Counter(double(threads) * kIters * flops_per_iteration * 1e-9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
   state.counters["threads"] = threads;
 }
 
+#ifdef __AVX512F__
+// Folds the 12 accumulators into one result the compiler cannot drop.
+void keep(__m512 (&acc)[12]) {
+  alignas(64) float sink[16];
+  for (int k = 1; k < 12; ++k) acc[0] = _mm512_add_ps(acc[0], acc[k]);
+  _mm512_store_ps(sink, acc[0]);
+  benchmark::DoNotOptimize(sink);
+}
+#endif
+
+// The FMA peak: 12 accumulators of 16 lanes hide the 4-cycle latency on 2 pipes.
+void BM_fma_peak(benchmark::State& state) {
+  measure_peak(state, 12 * 16 * 2, [](long iterations) {
+#ifdef __AVX512F__
+    __m512 acc[12];
+    for (int k = 0; k < 12; ++k) acc[k] = _mm512_set1_ps(float(k));
+    const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-3f);
+    for (long i = 0; i < iterations; ++i)
+      for (int k = 0; k < 12; ++k) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
+    keep(acc);
+#else
+    float acc[12][16];
+    for (int k = 0; k < 12; ++k)
+      for (int l = 0; l < 16; ++l) acc[k][l] = float(k + l);
+    for (long i = 0; i < iterations; ++i)
+      for (int k = 0; k < 12; ++k)
+        for (int l = 0; l < 16; ++l) acc[k][l] = acc[k][l] * 0.999f + 1e-3f;
+    benchmark::DoNotOptimize(acc);
+#endif
+  });
+}
+
 #ifdef __AVX512BF16__
 // The bf16 dot-product peak (AVX512_BF16's vdpbf16ps: 32 bf16 products summed
-// into 16 fp32 lanes per instruction), measured like fma_peak. It is what a
-// bf16 engine could reach on this machine; legato's engine is fp32 throughout.
+// into 16 fp32 lanes per instruction). It is what a bf16 engine could reach
+// on this machine; legato's engine is fp32 throughout.
 void BM_bf16_dot_peak(benchmark::State& state) {
-  use_legato_threads();
-  constexpr long kIters = 1 << 20;
-  int threads = 1;
-  for (auto _ : state) {
-#pragma omp parallel
-    {
-#pragma omp single
-      threads = num_threads();
-      __m512 acc[12];
-      for (int k = 0; k < 12; ++k) acc[k] = _mm512_set1_ps(float(k));
-      const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3a83);  // 1.0, 1e-3
-      for (long i = 0; i < kIters; ++i)
-        for (int k = 0; k < 12; ++k) acc[k] = _mm512_dpbf16_ps(acc[k], a, b);
-      alignas(64) float sink[16];
-      for (int k = 1; k < 12; ++k) acc[0] = _mm512_add_ps(acc[0], acc[k]);
-      _mm512_store_ps(sink, acc[0]);
-      benchmark::DoNotOptimize(sink);
-    }
-  }
-  state.counters["GFLOP/s"] = benchmark::Counter(double(threads) * kIters * 12 * 32 * 2 * 1e-9,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["threads"] = threads;
+  measure_peak(state, 12 * 32 * 2, [](long iterations) {
+    __m512 acc[12];
+    for (int k = 0; k < 12; ++k) acc[k] = _mm512_set1_ps(float(k));
+    const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3a83);  // 1.0, 1e-3
+    for (long i = 0; i < iterations; ++i)
+      for (int k = 0; k < 12; ++k) acc[k] = _mm512_dpbf16_ps(acc[k], a, b);
+    keep(acc);
+  });
 }
 #endif
 

@@ -15,8 +15,8 @@
 // The tokens (seed + drawn) become notes with decode_timeseries (spec §6.5,
 // without the seed's dropped last token) and are written as .mid and .krn,
 // moved by --transpose, at --bpm, in --meter, with the key the notes are in
-// (music/melody_output.hpp). complete writes in the primer's own key, tempo
-// and meter unless those flags say otherwise.
+// (music/melody_output.hpp). complete writes in the primer's own key, tempo,
+// meter and upbeat; --transpose then counts from the primer's key.
 
 #include <chrono>
 #include <cstdio>
@@ -226,7 +226,7 @@ inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequ
                                         const legato::music::MelodyOutput& defaults = {}) {
   check_sample_options(r.sample);
   const legato::music::MelodyOutput output = r.output.over(defaults);
-  legato::music::melody_info({}, output, "");  // a bad tempo fails before anything is written
+  legato::music::check_melody_output(output);  // before anything is written
   legato::check(r.count >= 1 && r.count <= 10000, "--count must be in 1..10000, got ", r.count);
   seed_ids(r.seed, m.vocab, "--seed-melody");  // fail before creating anything
   make_output_dir(r.out_dir);
@@ -284,7 +284,7 @@ inline GenerateReport complete_melody(const LoadedModel& m, const std::string& p
     defaults.pickup = p.pickup;
   }
   const legato::music::MelodyOutput output = r.output.over(defaults);
-  legato::music::melody_info({}, output, "");  // a bad tempo fails before anything is written
+  legato::music::check_melody_output(output);  // before anything is written
   make_output_dir(r.out_dir);
   if (r.print)
     std::printf("primer %s: key %s, shifted %+d semitones to C, %zu of %zu steps: %s\n"

@@ -92,12 +92,17 @@ inline Melody transposed(const Melody& melody, int semitones) {
   return out;
 }
 
+// Refuses what no file should carry; call it before writing anything.
+inline void check_melody_output(const MelodyOutput& output) {
+  check(std::isfinite(output.tempo_qpm) && output.tempo_qpm >= 10 && output.tempo_qpm <= 400,
+        "tempo ", output.tempo_qpm, " is outside 10..400 quarter notes per minute");
+}
+
 // The MelodyInfo for writing `melody` (already transposed) with `output`:
 // title, tempo, meter, upbeat, and output.key, or else the key its notes are
 // in (C major for a melody with no notes).
 inline MelodyInfo melody_info(const Melody& melody, const MelodyOutput& output, const std::string& title) {
-  check(std::isfinite(output.tempo_qpm) && output.tempo_qpm >= 10 && output.tempo_qpm <= 400,
-        "tempo ", output.tempo_qpm, " is outside 10..400 quarter notes per minute");
+  check_melody_output(output);
   MelodyInfo info;
   info.title = title;
   info.tempo_qpm = output.tempo_qpm;

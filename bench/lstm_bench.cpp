@@ -7,6 +7,8 @@
 //   lstm_train_seq/B/T/V/H    the same with the loss on every step
 //   lstm_fwd_bwd/B/T/V/H      the LSTM alone, forward + backward (vs oneDNN's primitive)
 //   lstm_fwd_bwd_onehot/...   the same through the dense entry point on one-hot rows
+//   lstm_*_bf16/...           train_last, train_seq and fwd_bwd with bf16 products
+//                             and float sums in the recurrent GEMMs (ops/bf16.hpp)
 //   lstm_forward/B/T/V/H      LSTM + head on every step, no graph
 //   lstm_generate_token/1/1/V/H  one token at B=1: LSTM step, head, sampling
 //   fma_peak                  the fp32 FMA peak of this machine (registers only)
@@ -14,6 +16,7 @@
 //   sgemm_eigen/M/K/N         Eigen's GEMM, for the % of peak a library reaches
 //   kernel_gemm_tile/K        the recurrent micro-kernel alone, one thread
 //   gemm_at_b/M/K/N           the packed weight-gradient GEMM (dW_hh's shape),
+//   gemm_at_b_bf16/M/K/N      the same GEMM in bf16 products,
 //   sgemm_eigen_at_b/M/K/N    and Eigen on the same product
 //
 // Counters: ms/step, timesteps/s (T·B per step) and GFLOP/s, counting the
@@ -29,6 +32,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "legato/ops/bf16.hpp"
 #include "legato/ops/loss.hpp"
 #include "legato/ops/lstm.hpp"
 #include "legato/ops/lstm_infer.hpp"
@@ -102,8 +106,9 @@ void train_step(Model& m, optim::Adam& adam, bool every_step) {
 // comparison (same process) changes OpenMP's thread count.
 void use_legato_threads() { set_num_threads(init_threads_from_env()); }
 
-void BM_train(benchmark::State& state, bool every_step) {
+void BM_train(benchmark::State& state, bool every_step, MatmulPrecision precision = MatmulPrecision::fp32) {
   use_legato_threads();
+  MatmulPrecisionScope scope(precision);
   Model m(state.range(0), state.range(1), state.range(2), state.range(3));
   optim::Adam adam(m.params(), 1e-3f);
   train_step(m, adam, every_step);  // warm-up: allocations, Adam state
@@ -114,11 +119,14 @@ void BM_train(benchmark::State& state, bool every_step) {
 
 void BM_lstm_train_last(benchmark::State& state) { BM_train(state, false); }
 void BM_lstm_train_seq(benchmark::State& state) { BM_train(state, true); }
+void BM_lstm_train_last_bf16(benchmark::State& state) { BM_train(state, false, MatmulPrecision::bf16); }
+void BM_lstm_train_seq_bf16(benchmark::State& state) { BM_train(state, true, MatmulPrecision::bf16); }
 
 // The LSTM alone, forward and backward with a fixed output gradient: no head,
 // no optimiser. The like-for-like of oneDNN's primitive (dnnl_lstm_fwd_bwd).
-void BM_lstm_fwd_bwd(benchmark::State& state) {
+void fwd_bwd(benchmark::State& state, MatmulPrecision precision) {
   use_legato_threads();
+  MatmulPrecisionScope scope(precision);
   Model m(state.range(0), state.range(1), state.range(2), state.range(3));
   Rng rng(3);
   const Tensor seed = Tensor::uniform({m.T + 1, m.B, m.H}, -1e-3f, 1e-3f, rng);
@@ -128,6 +136,9 @@ void BM_lstm_fwd_bwd(benchmark::State& state) {
   }
   set_counters(state, double(m.T * m.B), lstm_flops(m, true));
 }
+
+void BM_lstm_fwd_bwd(benchmark::State& state) { fwd_bwd(state, MatmulPrecision::fp32); }
+void BM_lstm_fwd_bwd_bf16(benchmark::State& state) { fwd_bwd(state, MatmulPrecision::bf16); }
 
 // The same LSTM fed the one-hot matrix (T, B, V) through the dense entry point:
 // what the token-id gather saves (the input GEMM, dW_ih as a GEMM, and dx).
@@ -294,6 +305,20 @@ void BM_gemm_at_b(benchmark::State& state) {
 }
 #endif
 
+#if LEGATO_HAVE_BF16
+void BM_gemm_at_b_bf16(benchmark::State& state) {
+  use_legato_threads();
+  const auto M = state.range(0), K = state.range(1), N = state.range(2);
+  std::vector<float> a(std::size_t(K * M), 0.5f), b(std::size_t(K * N), 0.25f), c(std::size_t(M * N));
+  for (auto _ : state) {
+    gemm_avx512::gemm_at_b_bf16(a.data(), M, b.data(), N, c.data(), N, M, N, K, false);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * double(M * K * N) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+#endif
+
 // Eigen on dW_hh's shape, (4H, T·B)ᵀ... as the portable engine computes it.
 void BM_sgemm_eigen_at_b(benchmark::State& state) {
   use_legato_threads();
@@ -319,6 +344,11 @@ void shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_lstm_train_last)->Name("lstm_train_last")->Apply(shapes);
 BENCHMARK(BM_lstm_train_seq)->Name("lstm_train_seq")->Apply(shapes);
 BENCHMARK(BM_lstm_fwd_bwd)->Name("lstm_fwd_bwd")->Apply(shapes);
+#if LEGATO_HAVE_BF16
+BENCHMARK(BM_lstm_train_last_bf16)->Name("lstm_train_last_bf16")->Apply(shapes);
+BENCHMARK(BM_lstm_train_seq_bf16)->Name("lstm_train_seq_bf16")->Apply(shapes);
+BENCHMARK(BM_lstm_fwd_bwd_bf16)->Name("lstm_fwd_bwd_bf16")->Apply(shapes);
+#endif
 BENCHMARK(BM_lstm_fwd_bwd_onehot)->Name("lstm_fwd_bwd_onehot")->Apply(shapes);
 BENCHMARK(BM_lstm_forward)->Name("lstm_forward")->Apply(shapes);
 BENCHMARK(BM_lstm_generate_token)
@@ -346,6 +376,14 @@ BENCHMARK(BM_sgemm_eigen)
 BENCHMARK(BM_kernel_gemm_tile)->Name("kernel_gemm_tile")->ArgName("K")->Arg(256)->Arg(1024)->UseRealTime();
 BENCHMARK(BM_gemm_at_b)
     ->Name("gemm_at_b")
+    ->ArgNames({"M", "K", "N"})
+    ->Args({1024, 4032, 256})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+#endif
+#if LEGATO_HAVE_BF16
+BENCHMARK(BM_gemm_at_b_bf16)
+    ->Name("gemm_at_b_bf16")
     ->ArgNames({"M", "K", "N"})
     ->Args({1024, 4032, 256})
     ->Unit(benchmark::kMillisecond)

@@ -170,6 +170,23 @@ inline int run_smoke(const SmokeOptions& o) {
   std::printf("smoke: stopped after %lld steps and resumed: weights bit-identical to the uninterrupted run\n",
               static_cast<long long>(part.steps));
 
+  // 2b. --precision bf16 (where the CPU has it): the same run in bf16 products
+  if (legato::bf16_supported()) {
+    TrainOptions tp = t;
+    tp.out = (dir / "bf16.safetensors").string();
+    tp.epochs = 3;
+    tp.precision = legato::MatmulPrecision::bf16;
+    const TrainResult r = train(tp, h);
+    const LoadedModel a = load_model(dir / "model.safetensors"), b = load_model(tp.out);
+    std::string difference;
+    ok(!smoke::same_weights(*a.model, *b.model, difference), "bf16 training really ran in bf16 (weights differ)");
+    ok(std::fabs(r.held_out.nll() - full.held_out.nll()) < 0.1 * full.held_out.nll(),
+       legato::detail::concat("bf16 training reaches held-out NLL ", r.held_out.nll(), ", within 10% of fp32's ",
+                              full.held_out.nll()));
+    ok(legato::matmul_precision() == legato::MatmulPrecision::fp32, "the precision is fp32 again after training");
+    std::printf("smoke: bf16 training: held-out NLL %.6f (fp32: %.6f)\n", r.held_out.nll(), full.held_out.nll());
+  }
+
   // 3. the seed's window regime
   {
     Hyper w = Hyper::window_defaults();

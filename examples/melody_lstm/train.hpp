@@ -34,6 +34,7 @@
 #include "data.hpp"
 #include "evaluate.hpp"
 #include "model.hpp"
+#include "legato/ops/bf16.hpp"
 #include "parallel.hpp"
 
 namespace melody_lstm {
@@ -51,6 +52,9 @@ struct TrainOptions {
   int threads = 1;
   std::string parallel = "lanes";  // lanes: a replica per thread (parallel.hpp) | units: the kernels split H
   std::string best_out;  // "" = none; else hold back a validation slice and keep the best model here
+  // Training steps' recurrent GEMMs in bf16 products (legato/ops/bf16.hpp);
+  // evaluation and generation always run in fp32.
+  legato::MatmulPrecision precision = legato::MatmulPrecision::fp32;
 };
 
 struct EpochRecord {
@@ -141,6 +145,8 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   check(opt.parallel == "lanes" || opt.parallel == "units", "--parallel must be 'lanes' or 'units', got '",
         opt.parallel, "'");
   const int lane_threads = opt.parallel == "lanes" ? std::max(1, opt.threads) : 1;
+  check(opt.precision == legato::MatmulPrecision::fp32 || legato::bf16_supported(),
+        "--precision bf16 needs a CPU with AVX512_BF16 and a build for it; this one has none");
   std::optional<MelodyData> own;
   if (!preloaded) own = load_melody_data(opt.corpus);
   const MelodyData& data = preloaded ? *preloaded : *own;
@@ -228,10 +234,11 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   if (!opt.quiet)
     std::fprintf(stderr,
                  "model: LSTM(V=%d, H=%lld, layers=%lld) + dropout %.2f + Linear, %lld parameters; mode %s, batch %lld, "
-                 "seq-len %lld, lr %g (%s), about %lld steps per epoch%s\n",
+                 "seq-len %lld, lr %g (%s), %s products, about %lld steps per epoch%s\n",
                  data.vocab.size(), static_cast<long long>(H), static_cast<long long>(L), h.dropout,
                  static_cast<long long>(model->parameter_count()), h.mode.c_str(), static_cast<long long>(B),
-                 static_cast<long long>(T), h.lr, h.schedule.c_str(), static_cast<long long>(steps_per_epoch),
+                 static_cast<long long>(T), h.lr, h.schedule.c_str(), legato::precision_name(opt.precision),
+                 static_cast<long long>(steps_per_epoch),
                  opt.resume ? legato::detail::concat(", resuming after ", progress.epochs_done, " epochs + ",
                                                      progress.step_in_epoch, " steps").c_str()
                             : "");
@@ -265,6 +272,7 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
       }
       if (window ? !win_batcher->next(wb) : !seq_batcher.next(sb)) break;
       legato::Stopwatch step_clock;
+      const legato::MatmulPrecisionScope step_precision(opt.precision);  // this step only
       adam.set_lr(detail::learning_rate(h, progress, progress.global_step,
                                         opt.time_budget > 0 ? loop_clock.seconds() / opt.time_budget : 0.0));
       adam.zero_grad();
@@ -377,6 +385,7 @@ inline nlohmann::ordered_json metrics_json(const TrainResult& r, const Hyper& h,
   j["targets_per_second"] = r.step_seconds > 0 ? double(r.targets) / r.step_seconds : 0.0;
   j["threads"] = opt.threads;
   j["parallel"] = opt.parallel;
+  j["precision"] = legato::precision_name(opt.precision);
   j["peak_rss_mb"] = legato::peak_rss_mb();
   if (r.ngram) {
     j["ngram_nll_nats"] = number(r.ngram->metrics.nll());

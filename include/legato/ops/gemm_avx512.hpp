@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "legato/ops/bf16.hpp"
 #include "legato/util/error.hpp"
 
 #if defined(__AVX512F__)
@@ -122,6 +123,139 @@ inline void gemm_at_b(const float* A, std::int64_t lda, const float* B, std::int
     }
   }
 }
+
+
+#if LEGATO_HAVE_BF16
+// ------------------------------------------------ the same in bf16 ----
+//
+// C (M, N) = Aᵀ · B with A and B rounded to bf16 and all sums in float32
+// (ops/bf16.hpp). vdpbf16ps multiplies pairs along K, so both operands are
+// first converted into "pair" layouts, every 32-bit word holding the values
+// of rows k and k+1 (K is padded to even with a zero row). The LSTM's
+// backward writes dz straight into A's layout (gemm_at_b_bf16_pairs):
+//
+//   A → blocks of 48 columns (8 strips of 6):  (M/48, K/2, 48) words
+//   B → panels of 64 columns:                 (N/64, K/2, 64) words
+//
+// A strip of 6 columns at pair kk is then 6 consecutive words, and a panel
+// row 4 vectors. The conversion is one pass over A and B, shared by the
+// threads; the tiles then run as in gemm_at_b, with one vdpbf16ps doing the
+// work of two FMAs.
+
+constexpr int kStripsPerBlock = 8;                   // 8 strips of 6 = 48 columns = 3 vectors
+constexpr std::int64_t kBlockCols = kRows * kStripsPerBlock;
+constexpr std::int64_t kPairsKC = kKC / 2;           // K pairs per block of the K loop
+
+template <int NV>
+[[gnu::noinline]] void tile_kernel_bf16(std::int64_t pairs, const std::uint32_t* __restrict strip /* stride 48 */,
+                                        const std::uint32_t* __restrict panel /* stride 64 */, float* __restrict C,
+                                        std::int64_t ldc, int mr, bool accumulate) {
+  __m512 acc[kRows][NV];
+  for (int r = 0; r < kRows; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (std::int64_t kk = 0; kk < pairs; ++kk) {
+    __m512i b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_si512(panel + kk * 64 + 16 * v);
+    for (int r = 0; r < kRows; ++r) {
+      const __m512i a = _mm512_set1_epi32(static_cast<int>(strip[kk * kBlockCols + r]));
+      for (int v = 0; v < NV; ++v) acc[r][v] = bf16::dot_pairs(acc[r][v], a, b[v]);
+    }
+  }
+  for (int r = 0; r < mr; ++r)
+    for (int v = 0; v < NV; ++v) {
+      float* c = C + r * ldc + 16 * v;
+      _mm512_storeu_ps(c, accumulate ? _mm512_add_ps(_mm512_loadu_ps(c), acc[r][v]) : acc[r][v]);
+    }
+}
+
+inline void tile_bf16(int nv, std::int64_t pairs, const std::uint32_t* strip, const std::uint32_t* panel, float* C,
+                      std::int64_t ldc, int mr, bool accumulate) {
+  switch (nv) {
+    case 4: return tile_kernel_bf16<4>(pairs, strip, panel, C, ldc, mr, accumulate);
+    case 3: return tile_kernel_bf16<3>(pairs, strip, panel, C, ldc, mr, accumulate);
+    case 2: return tile_kernel_bf16<2>(pairs, strip, panel, C, ldc, mr, accumulate);
+    default: return tile_kernel_bf16<1>(pairs, strip, panel, C, ldc, mr, accumulate);
+  }
+}
+
+// Words (rows k, k+1) of `cols` ≤ 16 columns of a row-major float matrix X,
+// starting at column j, into out; rows at or past K read as zero.
+inline void pair_rows(const float* X, std::int64_t ldx, std::int64_t K, std::int64_t k, std::int64_t j, int cols,
+                      std::uint32_t* out) {
+  const float* row0 = X + k * ldx + j;
+  const float* row1 = k + 1 < K ? row0 + ldx : nullptr;
+  _mm512_storeu_si512(out, bf16::pair_partial(row0, row1, cols));
+}
+
+// Where column m, pair kk of A lives in its pair layout of `pairs` pairs:
+// blocks of 48 columns, each (pairs, 48) words.
+inline std::int64_t a_word_index(std::int64_t m, std::int64_t kk, std::int64_t pairs) {
+  return ((m / kBlockCols) * pairs + kk) * kBlockCols + m % kBlockCols;
+}
+inline std::int64_t a_words(std::int64_t M, std::int64_t pairs) {
+  return (M + kBlockCols - 1) / kBlockCols * kBlockCols * pairs;
+}
+
+// The compute part: C (M, N) = or += Aᵀ B from A in the pair layout above
+// (a_pairs = its pairs per block, so that a caller may start at pair kk0 by
+// passing a + kk0 · 48) and B, K rows of floats, converted here. K may be odd.
+inline void gemm_at_b_bf16_pairs(const std::uint32_t* a, std::int64_t a_pairs, const float* B, std::int64_t ldb,
+                                 float* C, std::int64_t ldc, std::int64_t M, std::int64_t N, std::int64_t K,
+                                 bool accumulate) {
+  check(N % 16 == 0, "gemm_at_b_bf16: N = ", N, " is not a multiple of 16");
+  if (M == 0 || N == 0) return;
+  if (K == 0) return gemm_at_b(nullptr, 0, nullptr, 0, C, ldc, M, N, 0, accumulate);
+  const std::int64_t pairs = (K + 1) / 2, panels = (N + 63) / 64, strips = (M + kRows - 1) / kRows;
+  thread_local std::vector<std::uint32_t> b_buffer;
+  b_buffer.resize(static_cast<std::size_t>(panels * pairs * 64));
+  std::uint32_t* const packed_b = b_buffer.data();  // panels of 64 columns, each (pairs, 64) words
+#pragma omp parallel if (!omp_in_parallel())
+  {
+#ifdef _OPENMP
+    const int id = omp_get_thread_num(), count = omp_get_num_threads();
+#else
+    const int id = 0, count = 1;
+#endif
+#pragma omp for schedule(static)
+    for (std::int64_t kk = 0; kk < pairs; ++kk)
+      for (std::int64_t j = 0; j < N; j += 16)
+        pair_rows(B, ldb, K, 2 * kk, j, 16, packed_b + ((j / 64) * pairs + kk) * 64 + j % 64);
+    // (implicit barrier: every thread reads all of B)
+    const std::int64_t s_begin = strips * id / count, s_end = strips * (id + 1) / count;  // my rows of C
+    for (std::int64_t kk0 = 0; kk0 < pairs; kk0 += kPairsKC) {
+      const std::int64_t kc = std::min(kPairsKC, pairs - kk0);
+      for (std::int64_t s = s_begin; s < s_end; ++s) {
+        const std::int64_t m0 = s * kRows;
+        const int mr = static_cast<int>(std::min<std::int64_t>(kRows, M - m0));
+        const std::uint32_t* strip = a + a_word_index(m0, kk0, a_pairs);
+        for (std::int64_t p = 0; p < panels; ++p) {
+          const int nv = static_cast<int>(std::min<std::int64_t>(64, N - 64 * p) / 16);
+          tile_bf16(nv, kc, strip, packed_b + (p * pairs + kk0) * 64, C + m0 * ldc + 64 * p, ldc, mr,
+                    accumulate || kk0 > 0);
+        }
+      }
+    }
+  }
+}
+
+// As gemm_at_b, in bf16 products with float sums: A converted to its pair
+// layout (the threads sharing the rows), then gemm_at_b_bf16_pairs.
+inline void gemm_at_b_bf16(const float* A, std::int64_t lda, const float* B, std::int64_t ldb, float* C,
+                           std::int64_t ldc, std::int64_t M, std::int64_t N, std::int64_t K, bool accumulate) {
+  check(N % 16 == 0, "gemm_at_b_bf16: N = ", N, " is not a multiple of 16");
+  if (M == 0 || N == 0) return;
+  const std::int64_t pairs = (K + 1) / 2, width = a_words(M, 1);
+  thread_local std::vector<std::uint32_t> a_buffer;
+  a_buffer.resize(static_cast<std::size_t>(a_words(M, pairs)));
+  std::uint32_t* const packed_a = a_buffer.data();
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+  for (std::int64_t kk = 0; kk < pairs; ++kk)
+    for (std::int64_t j = 0; j < width; j += 16)  // zero past column M
+      pair_rows(A, lda, K, 2 * kk, j, static_cast<int>(std::clamp<std::int64_t>(M - j, 0, 16)),
+                packed_a + a_word_index(j, kk, pairs));
+  gemm_at_b_bf16_pairs(packed_a, pairs, B, ldb, C, ldc, M, N, K, accumulate);
+}
+#endif  // LEGATO_HAVE_BF16
 
 }  // namespace legato::gemm_avx512
 #endif  // __AVX512F__

@@ -227,16 +227,58 @@ inline void run_backward(const Dims& d, const float* grad_out, const float* w_hh
       for (std::int64_t k = 0; k < G; ++k) grads.dw_ih_t[std::int64_t(grads.ids[r]) * G + k] += grads.dz[r * G + k];
 }
 
+// With the bf16 engine and an even B, the backward writes dz straight in the
+// pair layout of dW_hh's GEMM (lstm_kernels::BackwardOut::dz_words) instead
+// of in float: a buffer kept from call to call, like dz_workspace. Null when
+// that path does not apply.
+// Tests turn the path off to compare it with converting a float dz.
+inline bool& dz_words_enabled() {
+  static bool enabled = true;
+  return enabled;
+}
+inline std::uint32_t* dz_words_workspace(const Dims& d) {
+#if LEGATO_LSTM_FAST_ENGINE && LEGATO_HAVE_BF16
+  if (!dz_words_enabled() || lstm_kernels::force_portable() || !lstm_kernels::fast_engine_supports(d.H) ||
+      !use_bf16() || d.B % 2 != 0)
+    return nullptr;
+  thread_local std::vector<std::uint32_t> buffer;
+  const std::int64_t count = gemm_avx512::a_words(4 * d.H, d.T * d.B / 2);
+  if (static_cast<std::int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
+  return buffer.data();
+#else
+  (void)d;
+  return nullptr;
+#endif
+}
+
 // dW_hh (4H, H) = Σ_t dz_tᵀ h_{t-1}, as one GEMM over the T·B rows: the rows
 // h_1..h_{T-1} are rows 0..T-2 of the forward's output, h_0 is the input.
-inline Tensor recurrent_weight_grad(const Dims& d, const float* dz, const float* out, const float* h0) {
+// dz is float (T, B, 4H), or null when dz_words (see dz_words_workspace) holds it.
+inline Tensor recurrent_weight_grad(const Dims& d, const float* dz, const std::uint32_t* dz_words, const float* out,
+                                    const float* h0) {
   const std::int64_t B = d.B, H = d.H, G = 4 * d.H;
   Tensor dW = Tensor::empty({G, H});
+#if LEGATO_LSTM_FAST_ENGINE && LEGATO_HAVE_BF16
+  if (dz_words) {  // pairs B/2.. are the rows of steps 1..T-1, pairs 0..B/2-1 those of step 0
+    const std::int64_t pairs = d.T * B / 2;
+    gemm_avx512::gemm_at_b_bf16_pairs(dz_words + (B / 2) * gemm_avx512::kBlockCols, pairs, out, H, dW.data(), H, G,
+                                      H, (d.T - 1) * B, /*accumulate=*/false);
+    if (h0) gemm_avx512::gemm_at_b_bf16_pairs(dz_words, pairs, h0, H, dW.data(), H, G, H, B, /*accumulate=*/true);
+    return dW;
+  }
+#else
+  (void)dz_words;
+#endif
 #if LEGATO_LSTM_FAST_ENGINE
   if (!lstm_kernels::force_portable() && lstm_kernels::fast_engine_supports(H)) {
-    // (4H, (T-1)·B) · ((T-1)·B, H) with the packed AVX-512 GEMM, then h_0's rows.
-    gemm_avx512::gemm_at_b(dz + B * G, G, out, H, dW.data(), H, G, H, (d.T - 1) * B, /*accumulate=*/false);
-    if (h0) gemm_avx512::gemm_at_b(dz, G, h0, H, dW.data(), H, G, H, B, /*accumulate=*/true);
+    // (4H, (T-1)·B) · ((T-1)·B, H) with the packed AVX-512 GEMM, then h_0's rows;
+    // in bf16 products when the matmul precision says so (ops/bf16.hpp).
+    auto gemm = gemm_avx512::gemm_at_b;
+#if LEGATO_HAVE_BF16
+    if (use_bf16()) gemm = gemm_avx512::gemm_at_b_bf16;
+#endif
+    gemm(dz + B * G, G, out, H, dW.data(), H, G, H, (d.T - 1) * B, /*accumulate=*/false);
+    if (h0) gemm(dz, G, h0, H, dW.data(), H, G, H, B, /*accumulate=*/true);
     return dW;
   }
 #endif
@@ -314,7 +356,7 @@ inline Tensor lstm_sequence(const Tensor& x, const Tensor& h0, const Tensor& c0,
              MatrixMap(grads[3].data(), G, I).noalias() = DZ.transpose() * ConstMatrixMap(in[0].data(), T * B, I);
            }
            if (in[4].requires_grad())
-             grads[4] = recurrent_weight_grad(d, dz, out.data(), in[1].defined() ? in[1].data() : nullptr);
+             grads[4] = recurrent_weight_grad(d, dz, nullptr, out.data(), in[1].defined() ? in[1].data() : nullptr);
            grads[5] = db;
            grads[6] = db;
            return grads;
@@ -372,7 +414,9 @@ inline Tensor lstm_sequence_ids(const Ids& ids, const Tensor& h0, const Tensor& 
            const std::int64_t T = d.T, B = d.B, V = d.I, H = d.H, G = 4 * d.H;
            const bool want_h0 = in[0].defined() && in[0].requires_grad();
            const bool want_w = in[2].requires_grad(), want_b = in[4].requires_grad() || in[5].requires_grad();
-           float* dz = dz_workspace(T * B * G);  // (T, B, 4H) = ∂L/∂z_t
+           // dz (T, B, 4H) = ∂L/∂z_t in float, or (bf16 engine) only in dW_hh's pair layout.
+           std::uint32_t* dz_words = in[3].requires_grad() ? dz_words_workspace(d) : nullptr;
+           float* dz = dz_words ? nullptr : dz_workspace(T * B * G);
            Tensor dh0 = want_h0 ? Tensor::empty({B, H}) : Tensor();
            Tensor dc0 = Tensor::empty({B, H});
            Tensor db = want_b ? Tensor::zeros({G}) : Tensor();
@@ -381,7 +425,7 @@ inline Tensor lstm_sequence_ids(const Ids& ids, const Tensor& h0, const Tensor& 
            Tensor dwt = want_w ? Tensor::zeros({V, G}) : Tensor();
            lstm_kernels::BackwardOut out_grads{dz, want_h0 ? dh0.data() : nullptr, dc0.data(),
                                                want_b ? db.data() : nullptr, want_w ? dwt.data() : nullptr,
-                                               ids.data()};
+                                               ids.data(), dz_words};
            run_backward(d, grad_out.data(), in[3].data(), gates.data(), c.data(), out_grads);
 
            Grads grads(6);
@@ -392,7 +436,7 @@ inline Tensor lstm_sequence_ids(const Ids& ids, const Tensor& h0, const Tensor& 
              MatrixMap(grads[2].data(), G, V) = ConstMatrixMap(dwt.data(), V, G).transpose();
            }
            if (in[3].requires_grad())
-             grads[3] = recurrent_weight_grad(d, dz, out.data(), in[0].defined() ? in[0].data() : nullptr);
+             grads[3] = recurrent_weight_grad(d, dz, dz_words, out.data(), in[0].defined() ? in[0].data() : nullptr);
            grads[4] = db;
            grads[5] = db;
            return grads;

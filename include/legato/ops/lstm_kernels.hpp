@@ -56,15 +56,20 @@ struct InputRows {
   }
 };
 
-// What a backward pass writes. dz and dc0 are always wanted; a null pointer
-// means "not wanted". db and dw_ih_t are accumulated into (zero them first).
+// What a backward pass writes. dc0 is always wanted; a null pointer means "not
+// wanted". db and dw_ih_t are accumulated into (zero them first). dz is
+// wanted unless dz_words is given instead.
 struct BackwardOut {
-  float* dz;                 // (T, B, 4H)  ∂L/∂z_t
+  float* dz;                 // (T, B, 4H)  ∂L/∂z_t, or null with dz_words
   float* dh0;                // (B, H) or null
   float* dc0;                // (B, H)
   float* db;                 // (4H) or null: column sums of dz
   float* dw_ih_t;            // (V, 4H) or null: row ids[t, b] += dz_t[b]
   const std::int32_t* ids;   // (T, B), with dw_ih_t
+  // bf16 engine only, B even: dz in bf16 words of rows (t, b), (t, b+1), laid
+  // out as the A operand of gemm_avx512::gemm_at_b_bf16_pairs (T·B/2 pairs),
+  // for dW_hh. Saves writing dz in float and converting it afterwards.
+  std::uint32_t* dz_words = nullptr;
 };
 
 // Tests and benchmarks switch to the portable engine with this flag (or the
@@ -112,6 +117,9 @@ inline bool force_portable() { return force_portable_flag(); }
 #include <immintrin.h>
 
 #include <vector>
+
+#include "legato/ops/bf16.hpp"
+#include "legato/ops/gemm_avx512.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -193,9 +201,33 @@ template <int MR, int NV>
     for (int v = 0; v < NV; ++v) store(C + r * 16 * NV + 16 * v, acc[r][v]);
 }
 
-// The same for a runtime row count mr in 1..kMR.
-template <int NV>
-inline void gemm_tile_rows(int mr, const float* A, std::int64_t lda, const float* P, std::int64_t K, float* C) {
+#if LEGATO_HAVE_BF16
+// The same tile in bf16 products (ops/bf16.hpp): A and P hold words of two
+// bf16, the values at k = 2kk and 2kk+1, so K here counts pairs and lda is in
+// words. One vdpbf16ps replaces two FMAs.
+template <int MR, int NV>
+[[gnu::noinline]] void gemm_tile(const std::uint32_t* __restrict A, std::int64_t lda,
+                                 const std::uint32_t* __restrict P, std::int64_t K, float* __restrict C) {
+  __m512 acc[MR][NV];
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (std::int64_t kk = 0; kk < K; ++kk) {
+    __m512i b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_loadu_si512(P + kk * 16 * NV + 16 * v);
+    for (int r = 0; r < MR; ++r) {
+      const __m512i a = _mm512_set1_epi32(static_cast<int>(A[r * lda + kk]));
+      for (int v = 0; v < NV; ++v) acc[r][v] = bf16::dot_pairs(acc[r][v], a, b[v]);
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) store(C + r * 16 * NV + 16 * v, acc[r][v]);
+}
+#endif
+
+// The same for a runtime row count mr in 1..kMR. Elem is float, or a word of
+// two bf16 (then K counts pairs).
+template <int NV, class Elem>
+inline void gemm_tile_rows(int mr, const Elem* A, std::int64_t lda, const Elem* P, std::int64_t K, float* C) {
   switch (mr) {
     case 6: return gemm_tile<6, NV>(A, lda, P, K, C);
     case 5: return gemm_tile<5, NV>(A, lda, P, K, C);
@@ -205,7 +237,8 @@ inline void gemm_tile_rows(int mr, const float* A, std::int64_t lda, const float
     default: return gemm_tile<1, NV>(A, lda, P, K, C);
   }
 }
-inline void gemm_tile_any(int mr, int nv, const float* A, std::int64_t lda, const float* P, std::int64_t K, float* C) {
+template <class Elem>
+inline void gemm_tile_any(int mr, int nv, const Elem* A, std::int64_t lda, const Elem* P, std::int64_t K, float* C) {
   switch (nv) {
     case 4: return gemm_tile_rows<4>(mr, A, lda, P, K, C);
     case 3: return gemm_tile_rows<3>(mr, A, lda, P, K, C);
@@ -238,10 +271,36 @@ inline void pack_backward_panel(const float* w_hh, std::int64_t H, std::int64_t 
   for (std::int64_t k = 0; k < 4 * H; ++k) std::copy_n(w_hh + k * H + 64 * q, width, panel + k * width);
 }
 
+#if LEGATO_HAVE_BF16
+// The two panels in bf16 pairs along k (ops/bf16.hpp): word (kk, column) holds
+// the values at k = 2kk and 2kk+1. Forward: a column is a row of W_hh, whose
+// consecutive k are already neighbours, so a row converted to bf16 and read
+// as words is its pairs. Backward: pairs of rows 2kk, 2kk+1 of W_hh.
+inline void pack_forward_panel(const float* w_hh, std::int64_t H, std::int64_t p,
+                               std::uint32_t* panel /* (H/2, 64) words */) {
+  std::vector<std::uint32_t> row(static_cast<std::size_t>(H / 2));
+  for (std::int64_t g = 0; g < 4; ++g)
+    for (std::int64_t l = 0; l < 16; ++l) {
+      bf16::convert(w_hh + (g * H + 16 * p + l) * H, reinterpret_cast<std::uint16_t*>(row.data()), H);
+      for (std::int64_t kk = 0; kk < H / 2; ++kk) panel[kk * 64 + g * 16 + l] = row[static_cast<std::size_t>(kk)];
+    }
+}
+inline void pack_backward_panel(const float* w_hh, std::int64_t H, std::int64_t q,
+                                std::uint32_t* panel /* (2H, 16nv) words */) {
+  const int nv = backward_panel_vectors(H, q);
+  for (std::int64_t kk = 0; kk < 2 * H; ++kk)
+    for (int v = 0; v < nv; ++v) {
+      const float* row0 = w_hh + 2 * kk * H + 64 * q + 16 * v;
+      _mm512_storeu_si512(panel + kk * 16 * nv + 16 * v, bf16::pair_16(load(row0), load(row0 + H)));
+    }
+}
+#endif
+
 // Packed weights live in a buffer kept from call to call (one per engine
 // direction and calling thread), so that a training loop does not page-fault
 // a fresh megabyte in on every step.
-inline float* workspace(std::vector<float>& buffer, std::int64_t count) {
+template <class T>
+inline T* workspace(std::vector<T>& buffer, std::int64_t count) {
   if (static_cast<std::int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
   return buffer.data();
 }
@@ -277,18 +336,38 @@ inline int thread_count() {
 // Without keep_all (no backward will follow) gates is one step (B, 4H) and c
 // two rows (2, B, H) used in turn: c_t lives in row t % 2.
 // h0 (B, H) may be null (zeros).
+//
+// With use_bf16() (ops/bf16.hpp) the recurrent product runs in bf16 pairs:
+// W_hh is packed as bf16, and the epilogue also writes h_t rounded to bf16 into
+// h_pairs, two (B, H) rows used in turn, which step t+1 reads as its A operand.
 inline void forward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, const InputRows& input, const float* h0,
                              const float* w_hh, float* out, float* gates, float* c, bool keep_all = true) {
   using namespace avx512;
+  const std::int64_t G = 4 * H, panels = H / 16;
   thread_local std::vector<float> buffer;
   float* packed = workspace(buffer, 4 * H * H);  // (H/16) panels of (H, 64)
-  const std::int64_t G = 4 * H, panels = H / 16;
+#if LEGATO_HAVE_BF16
+  const bool pairs = use_bf16();
+  thread_local std::vector<std::uint32_t> pair_buffer;
+  thread_local std::vector<std::uint16_t> h_buffer;
+  std::uint32_t* packed_pairs = pairs ? workspace(pair_buffer, 2 * H * H) : nullptr;  // (H/16) panels of (H/2, 64)
+  std::uint16_t* h_pairs = pairs ? workspace(h_buffer, 2 * B * H) : nullptr;           // h_t in row t % 2
+  if (pairs && h0) bf16::convert(h0, h_pairs, B * H);
+#endif
 #pragma omp parallel
   {
     // Each thread packs the panels it will use: in parallel, and into its own cache.
     std::int64_t p_begin, p_end;
     split(panels, thread_id(), thread_count(), p_begin, p_end);
-    for (std::int64_t p = p_begin; p < p_end; ++p) pack_forward_panel(w_hh, H, p, packed + p * H * 64);
+    for (std::int64_t p = p_begin; p < p_end; ++p) {
+#if LEGATO_HAVE_BF16
+      if (pairs) {
+        pack_forward_panel(w_hh, H, p, packed_pairs + p * H * 32);
+        continue;
+      }
+#endif
+      pack_forward_panel(w_hh, H, p, packed + p * H * 64);
+    }
     alignas(64) float tile[kMR * 64];  // (MR, 64): 16 units × 4 gates
     for (std::int64_t t = 0; t < T; ++t) {
       const float* h_prev = t == 0 ? h0 : out + (t - 1) * B * H;  // (B, H)
@@ -296,14 +375,23 @@ inline void forward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, con
       float* c_next = c + (keep_all ? t + 1 : (t + 1) % 2) * B * H;
       float* h_next = out + t * B * H;
       float* a_t = gates + (keep_all ? t : 0) * B * G;  // (B, 4H)
+#if LEGATO_HAVE_BF16
+      const std::uint16_t* h_prev_pairs = pairs ? h_pairs + (t % 2) * B * H : nullptr;
+      std::uint16_t* h_next_bf16 = pairs ? h_pairs + ((t + 1) % 2) * B * H : nullptr;
+#endif
       for (std::int64_t p = p_begin; p < p_end; ++p) {
         const std::int64_t j = 16 * p;  // first hidden unit of the panel
         for (std::int64_t r0 = 0; r0 < B; r0 += kMR) {
           const int mr = static_cast<int>(std::min<std::int64_t>(kMR, B - r0));
-          if (h_prev)
-            gemm_tile_rows<4>(mr, h_prev + r0 * H, H, packed + p * H * 64, H, tile);
-          else
+          if (!h_prev)
             std::fill_n(tile, mr * 64, 0.f);
+#if LEGATO_HAVE_BF16
+          else if (pairs)
+            gemm_tile_rows<4>(mr, reinterpret_cast<const std::uint32_t*>(h_prev_pairs + r0 * H), H / 2,
+                              packed_pairs + p * H * 32, H / 2, tile);
+#endif
+          else
+            gemm_tile_rows<4>(mr, h_prev + r0 * H, H, packed + p * H * 64, H, tile);
           // Epilogue: gates, cell and output of units j..j+15 for rows r0..r0+mr-1.
           for (int r = 0; r < mr; ++r) {
             const std::int64_t b = r0 + r;
@@ -315,7 +403,11 @@ inline void forward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, con
             const __m512 o = sigmoid16(_mm512_add_ps(load(z + 48), load(in + 3 * H + j)));
             const __m512 cell = _mm512_fmadd_ps(f, load(c_prev + b * H + j), _mm512_mul_ps(i, g));
             store(c_next + b * H + j, cell);
-            store(h_next + b * H + j, _mm512_mul_ps(o, tanh16(cell)));
+            const __m512 h = _mm512_mul_ps(o, tanh16(cell));
+            store(h_next + b * H + j, h);
+#if LEGATO_HAVE_BF16
+            if (pairs) bf16::store_16(h_next_bf16 + b * H + j, h);
+#endif
             float* a = a_t + b * G + j;
             store(a, i);
             store(a + H, f);
@@ -338,33 +430,65 @@ inline void forward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, con
 inline void backward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, const float* grad_out,
                               const float* w_hh, const float* gates, const float* c, const BackwardOut& out) {
   float* const dz = out.dz;
+  [[maybe_unused]] std::uint32_t* const dz_words = out.dz_words;
   float* const dh0 = out.dh0;
   float* const db = out.db;
   float* const dw_ih_t = out.dw_ih_t;
   const std::int32_t* const ids = out.ids;
   using namespace avx512;
+  const std::int64_t G = 4 * H, panels = (H + 63) / 64;
   thread_local std::vector<float> buffer;
   float* packed = workspace(buffer, 4 * H * H);  // ceil(H/64) panels of (4H, 16nv)
-  const std::int64_t G = 4 * H, panels = (H + 63) / 64;
+#if LEGATO_HAVE_BF16
+  // bf16 (see forward_sequence): W_hh packed in pairs of rows, and dz_t also
+  // written rounded to bf16, two (B, 4H) rows used in turn.
+  const bool pairs = use_bf16();
+  thread_local std::vector<std::uint32_t> pair_buffer;
+  thread_local std::vector<std::uint16_t> dz_buffer;
+  std::uint32_t* packed_pairs = pairs ? workspace(pair_buffer, 2 * H * H) : nullptr;  // panels of (2H, 16nv)
+  std::uint16_t* dz_pairs = pairs ? workspace(dz_buffer, 2 * B * G) : nullptr;         // dz_t in row t % 2
+#endif
   float* dc = out.dc0;  // (B, H): ∂L/∂c_t, starting from the gradient of c_T
   std::copy_n(grad_out + T * B * H, B * H, dc);
 #pragma omp parallel
   {
     std::int64_t q_begin, q_end;
     split(panels, thread_id(), thread_count(), q_begin, q_end);
-    for (std::int64_t q = q_begin; q < q_end; ++q) pack_backward_panel(w_hh, H, q, packed + q * G * 64);
+    for (std::int64_t q = q_begin; q < q_end; ++q) {
+#if LEGATO_HAVE_BF16
+      if (pairs) {
+        pack_backward_panel(w_hh, H, q, packed_pairs + q * G * 32);
+        continue;
+      }
+#endif
+      pack_backward_panel(w_hh, H, q, packed + q * G * 64);
+    }
     alignas(64) float tile[kMR * 64];  // (MR, 16·nv): ∂L/∂h_t from step t+1
+    // dh_rec for rows r0.. of panel q: dz_{t+1} (rows r0.., all 4H) · W_hh's panel.
+    auto recurrent_tile = [&](std::int64_t t_next, std::int64_t q, std::int64_t r0, int mr) {
+      const int nv = backward_panel_vectors(H, q);
+#if LEGATO_HAVE_BF16
+      if (pairs) {
+        const std::uint16_t* rows = dz_pairs + (t_next % 2) * B * G + r0 * G;
+        return gemm_tile_any(mr, nv, reinterpret_cast<const std::uint32_t*>(rows), G / 2, packed_pairs + q * G * 32,
+                             G / 2, tile);
+      }
+#endif
+      gemm_tile_any(mr, nv, dz + t_next * B * G + r0 * G, G, packed + q * G * 64, G, tile);
+    };
     for (std::int64_t t = T - 1; t >= 0; --t) {
-      const float* dz_next = dz + (t + 1) * B * G;  // (B, 4H), complete after the barrier
       const float* a_t = gates + t * B * G;
-      float* dz_t = dz + t * B * G;
+      float* dz_t = dz ? dz + t * B * G : nullptr;
+#if LEGATO_HAVE_BF16
+      std::uint16_t* dz_t_bf16 = pairs ? dz_pairs + (t % 2) * B * G : nullptr;
+#endif
       for (std::int64_t q = q_begin; q < q_end; ++q) {
         const int nv = backward_panel_vectors(H, q);
         const std::int64_t n0 = 64 * q;
         for (std::int64_t r0 = 0; r0 < B; r0 += kMR) {
           const int mr = static_cast<int>(std::min<std::int64_t>(kMR, B - r0));
           if (t + 1 < T)
-            gemm_tile_any(mr, nv, dz_next + r0 * G, G, packed + q * G * 64, G, tile);
+            recurrent_tile(t + 1, q, r0, mr);  // dz_{t+1} is complete after the barrier
           else
             std::fill_n(tile, mr * 16 * nv, 0.f);
           // Units outer, rows inner: db's four vectors are summed over the
@@ -374,6 +498,9 @@ inline void backward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, co
             const std::int64_t n = n0 + 16 * v;  // first of 16 hidden units
             const __m512 one = _mm512_set1_ps(1.f);
             __m512 db_tile[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+#if LEGATO_HAVE_BF16
+            __m512 even_row[4];  // with dz_words: dz of the tile's last even row, waiting for its pair
+#endif
             for (int r = 0; r < mr; ++r) {
               const std::int64_t b = r0 + r;
               const __m512 dh = _mm512_add_ps(load(grad_out + (t * B + b) * H + n), load(tile + r * 16 * nv + 16 * v));
@@ -391,7 +518,18 @@ inline void backward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, co
               store(dc + b * H + n, _mm512_mul_ps(dct, f));  // ∂L/∂c_{t-1}
               float* w = dw_ih_t ? dw_ih_t + std::int64_t(ids[t * B + b]) * G + n : nullptr;
               for (int k = 0; k < 4; ++k) {
-                store(dz_t + b * G + k * H + n, d[k]);
+                if (dz_t) store(dz_t + b * G + k * H + n, d[k]);
+#if LEGATO_HAVE_BF16
+                if (pairs) bf16::store_16(dz_t_bf16 + b * G + k * H + n, d[k]);
+                if (dz_words) {  // tiles start on even rows and, B being even, hold an even count
+                  if (r % 2 == 0)
+                    even_row[k] = d[k];
+                  else
+                    _mm512_storeu_si512(
+                        dz_words + gemm_avx512::a_word_index(k * H + n, (t * B + b) / 2, T * B / 2),
+                        bf16::pair_16(even_row[k], d[k]));
+                }
+#endif
                 db_tile[k] = _mm512_add_ps(db_tile[k], d[k]);
                 if (w) store(w + k * H, _mm512_add_ps(load(w + k * H), d[k]));
               }
@@ -409,7 +547,7 @@ inline void backward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, co
         const int nv = backward_panel_vectors(H, q);
         for (std::int64_t r0 = 0; r0 < B; r0 += kMR) {
           const int mr = static_cast<int>(std::min<std::int64_t>(kMR, B - r0));
-          gemm_tile_any(mr, nv, dz + r0 * G, G, packed + q * G * 64, G, tile);
+          recurrent_tile(0, q, r0, mr);
           for (int r = 0; r < mr; ++r)
             std::copy_n(tile + r * 16 * nv, 16 * nv, dh0 + (r0 + r) * H + 64 * q);
         }

@@ -93,6 +93,15 @@ TEST_CASE("slice matches the reference, takes negative bounds, and passes the gr
     CHECK_GRADIENTS([c](const std::vector<Tensor>& in) { return slice(in[0], c.axis, c.start, c.end); }, {x});
   }
   CHECK(slice(x, 1, 1, 4).shape() == Shape{3, 3, 2});
+  {  // the gradient is exactly g inside the range and exactly 0 around it
+    Tensor leaf = random_leaf({3, 5, 2}, rng);
+    const Tensor g = Tensor::uniform({3, 2, 2}, 1.f, 2.f, rng);
+    slice(leaf, 1, 2, 4).backward(g);
+    for (std::int64_t i = 0; i < 3; ++i)
+      for (std::int64_t j = 0; j < 5; ++j)
+        for (std::int64_t k = 0; k < 2; ++k)
+          CHECK(leaf.grad().at({i, j, k}) == (j >= 2 && j < 4 ? g.at({i, j - 2, k}) : 0.f));
+  }
   CHECK_THROWS_WITH_AS(slice(x, 1, 2, 6), "slice: range [2, 6) is out of bounds for axis 1 of shape (3, 5, 2)", Error);
   CHECK_THROWS_WITH_AS(slice(x, 0, 2, 1), "slice: range [2, 1) is out of bounds for axis 0 of shape (3, 5, 2)", Error);
   CHECK_THROWS_WITH_AS(slice(x, 3, 0, 1), "slice: axis 3 is out of range for rank 3", Error);

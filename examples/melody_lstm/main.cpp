@@ -104,8 +104,8 @@ int cmd_train(const std::vector<std::string>& args) {
   const std::string precision =
       cli.text("precision", "auto",
                "auto | bf16 | fp32: bf16 products with float sums in the LSTM's recurrent GEMMs while training, "
-               "about 1.5x the steps per second (auto: bf16 where the CPU has AVX512_BF16); evaluation and "
-               "generation always run in fp32");
+               "about 1.5x the steps per second (auto: bf16 when built for a CPU with AVX512_BF16, as "
+               "-march=native on one is); evaluation and generation always run in fp32");
   Hyper h = hyper_flags(cli);
   declare_threads(cli);
   if (help(cli, "melody_lstm train --corpus DIR --out MODEL.safetensors [flags]")) return 0;

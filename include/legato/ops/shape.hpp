@@ -192,10 +192,17 @@ inline Tensor slice(const Tensor& x, int axis, std::int64_t start, std::int64_t 
   for (std::int64_t o = 0; o < split.outer; ++o)
     std::memcpy(out.data() + o * width, x.data() + (o * split.n + lo) * split.inner, sizeof(float) * width);
   record(out, "slice", {x}, [a, lo, width](const Inputs& in, const Tensor&, const Tensor& g) {
+    // dx is g inside the range and zero around it; only the outside is zeroed
+    // (a training step slices h_1..h_T out of (T+1, B, H): 1/65 of it).
     const auto split = detail::split_at(in[0].shape(), a);
-    Tensor dx = Tensor::zeros(in[0].shape());
-    for (std::int64_t o = 0; o < split.outer; ++o)
-      std::memcpy(dx.data() + (o * split.n + lo) * split.inner, g.data() + o * width, sizeof(float) * width);
+    Tensor dx = Tensor::empty(in[0].shape());
+    const std::int64_t row = split.n * split.inner, before = lo * split.inner;
+    for (std::int64_t o = 0; o < split.outer; ++o) {
+      float* block = dx.data() + o * row;
+      std::fill_n(block, before, 0.f);
+      std::memcpy(block + before, g.data() + o * width, sizeof(float) * width);
+      std::fill(block + before + width, block + row, 0.f);
+    }
     return Grads{dx};
   });
   return out;

@@ -291,32 +291,25 @@ void BM_kernel_gemm_tile(benchmark::State& state) {
       benchmark::Counter(2.0 * double(B * K * 64 * panels) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// dW_hh = dzᵀ h_prev with the packed GEMM (compare sgemm_eigen on the same shape).
-void BM_gemm_at_b(benchmark::State& state) {
+// dW_hh = dzᵀ h_prev with the packed GEMM (compare sgemm_eigen on the same
+// shape), in fp32 or in bf16 products.
+using GemmAtB = void (*)(const float*, std::int64_t, const float*, std::int64_t, float*, std::int64_t, std::int64_t,
+                         std::int64_t, std::int64_t, bool);
+void gemm_at_b_bench(benchmark::State& state, GemmAtB gemm) {
   use_legato_threads();
   const auto M = state.range(0), K = state.range(1), N = state.range(2);
   std::vector<float> a(std::size_t(K * M), 0.5f), b(std::size_t(K * N), 0.25f), c(std::size_t(M * N));
   for (auto _ : state) {
-    gemm_avx512::gemm_at_b(a.data(), M, b.data(), N, c.data(), N, M, N, K, false);
+    gemm(a.data(), M, b.data(), N, c.data(), N, M, N, K, false);
     benchmark::DoNotOptimize(c.data());
   }
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * double(M * K * N) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
-#endif
-
+void BM_gemm_at_b(benchmark::State& state) { gemm_at_b_bench(state, gemm_avx512::gemm_at_b); }
 #if LEGATO_HAVE_BF16
-void BM_gemm_at_b_bf16(benchmark::State& state) {
-  use_legato_threads();
-  const auto M = state.range(0), K = state.range(1), N = state.range(2);
-  std::vector<float> a(std::size_t(K * M), 0.5f), b(std::size_t(K * N), 0.25f), c(std::size_t(M * N));
-  for (auto _ : state) {
-    gemm_avx512::gemm_at_b_bf16(a.data(), M, b.data(), N, c.data(), N, M, N, K, false);
-    benchmark::DoNotOptimize(c.data());
-  }
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * double(M * K * N) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-}
+void BM_gemm_at_b_bf16(benchmark::State& state) { gemm_at_b_bench(state, gemm_avx512::gemm_at_b_bf16); }
+#endif
 #endif
 
 // Eigen on dW_hh's shape, (4H, T·B)ᵀ... as the portable engine computes it.

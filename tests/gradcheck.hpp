@@ -104,6 +104,16 @@ inline Tensor random_leaf(const Shape& shape, Rng& rng, float lo = -1.f, float h
   return Tensor::uniform(shape, lo, hi, rng).set_requires_grad();
 }
 
+// The message of the legato::Error that f throws, or "(no error)".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 }  // namespace legato::testing
 
 // CHECK_GRADIENTS(f, inputs...) fails the test with the mismatch report.

@@ -20,15 +20,6 @@ using namespace legato::testing;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 }  // namespace
 
 TEST_CASE("matmul precision: fp32 by default, parsed from its name, bad names rejected") {

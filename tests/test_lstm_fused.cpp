@@ -81,15 +81,6 @@ std::vector<Tensor> leaves_of(const Tensor& x, const Tensor& h0, const Tensor& c
   return {x, h0, c0, w.w_ih, w.w_hh, w.b_ih, w.b_hh};
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 void zero_grads(std::vector<Tensor> leaves) {
   for (auto& t : leaves)
     if (t.defined()) t.zero_grad();

@@ -41,6 +41,17 @@ namespace legato::gemm_avx512 {
 constexpr std::int64_t kKC = 256;  // K rows per packed block: a (KC, 64) panel is 64 KB, L2-resident
 constexpr int kRows = 6;           // rows of C per register tile
 
+// The share [begin, end) of n items that the calling thread takes in its team.
+inline void my_share(std::int64_t n, std::int64_t& begin, std::int64_t& end) {
+#ifdef _OPENMP
+  const int id = omp_get_thread_num(), count = omp_get_num_threads();
+#else
+  const int id = 0, count = 1;
+#endif
+  begin = n * id / count;
+  end = n * (id + 1) / count;
+}
+
 // C tile (mr ≤ 6 rows, 16·NV columns, row stride ldc) = or += strip · panel,
 // strip (K, 6) and panel (K, 16·NV) packed as described above.
 template <int NV>
@@ -90,12 +101,8 @@ inline void gemm_at_b(const float* A, std::int64_t lda, const float* B, std::int
   // (as Eigen does) rather than open a nested team.
 #pragma omp parallel if (!omp_in_parallel())
   {
-#ifdef _OPENMP
-    const int id = omp_get_thread_num(), count = omp_get_num_threads();
-#else
-    const int id = 0, count = 1;
-#endif
-    const std::int64_t s_begin = strips * id / count, s_end = strips * (id + 1) / count;  // my rows of C
+    std::int64_t s_begin, s_end;  // my rows of C
+    my_share(strips, s_begin, s_end);
     std::vector<float> packed_b(static_cast<std::size_t>(std::min(K, kKC) * 64 * panels));  // (KC, N) as panels
     std::vector<float> packed_a(static_cast<std::size_t>(kKC * kRows));                 // one strip (KC, 6)
     for (std::int64_t k0 = 0; k0 < K; k0 += kKC) {
@@ -211,17 +218,13 @@ inline void gemm_at_b_bf16_pairs(const std::uint32_t* a, std::int64_t a_pairs, c
   std::uint32_t* const packed_b = b_buffer.data();  // panels of 64 columns, each (pairs, 64) words
 #pragma omp parallel if (!omp_in_parallel())
   {
-#ifdef _OPENMP
-    const int id = omp_get_thread_num(), count = omp_get_num_threads();
-#else
-    const int id = 0, count = 1;
-#endif
 #pragma omp for schedule(static)
     for (std::int64_t kk = 0; kk < pairs; ++kk)
       for (std::int64_t j = 0; j < N; j += 16)
         pair_rows(B, ldb, K, 2 * kk, j, 16, packed_b + ((j / 64) * pairs + kk) * 64 + j % 64);
     // (implicit barrier: every thread reads all of B)
-    const std::int64_t s_begin = strips * id / count, s_end = strips * (id + 1) / count;  // my rows of C
+    std::int64_t s_begin, s_end;  // my rows of C
+    my_share(strips, s_begin, s_end);
     for (std::int64_t kk0 = 0; kk0 < pairs; kk0 += kPairsKC) {
       const std::int64_t kc = std::min(kPairsKC, pairs - kk0);
       for (std::int64_t s = s_begin; s < s_end; ++s) {

@@ -164,11 +164,17 @@ TEST_CASE("lstm_sequence_ids in bf16 stays within bf16 rounding of the fp32 engi
                                random_leaf({4 * H, V}, rng, -scale, scale), random_leaf({4 * H, H}, rng, -scale, scale),
                                random_leaf({4 * H}, rng, -scale, scale), random_leaf({4 * H}, rng, -scale, scale)};
     const Tensor weight = Tensor::uniform({T + 1, B, H}, -1.f, 1.f, rng);
-    auto run = [&](MatmulPrecision precision) {
-      MatmulPrecisionScope scope(precision);
+    // backward_outside: only the forward runs inside the scope; the backward
+    // must still use the forward's precision.
+    auto run = [&](MatmulPrecision precision, bool backward_outside = false) {
       for (auto& leaf : leaves) leaf.zero_grad();
-      const Tensor out = lstm_sequence_ids(ids, leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], leaves[5]);
-      sum(mul(out, weight)).backward();
+      Tensor out;
+      {
+        MatmulPrecisionScope scope(precision);
+        out = lstm_sequence_ids(ids, leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], leaves[5]);
+        if (!backward_outside) sum(mul(out, weight)).backward();
+      }
+      if (backward_outside) sum(mul(out, weight)).backward();
       std::vector<Tensor> result{out.detach().clone()};
       for (auto& leaf : leaves) result.push_back(leaf.grad().clone());
       return result;
@@ -176,6 +182,8 @@ TEST_CASE("lstm_sequence_ids in bf16 stays within bf16 rounding of the fp32 engi
     const auto fp32 = run(MatmulPrecision::fp32), bf16 = run(MatmulPrecision::bf16);
     // With B even the backward writes dz for dW_hh straight in bf16 pairs;
     // converting a float dz afterwards must give the very same bits.
+    const auto backward_in_fp32 = run(MatmulPrecision::bf16, /*backward_outside=*/true);
+    for (std::size_t k = 0; k < bf16.size(); ++k) CHECK(max_abs_diff(bf16[k], backward_in_fp32[k]) == 0.f);
     std::vector<Tensor> converted;
     {
       struct Off {  // the pair route off for this scope, even if run throws

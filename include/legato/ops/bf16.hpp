@@ -50,9 +50,9 @@ inline MatmulPrecision& matmul_precision_slot() {
 
 inline MatmulPrecision matmul_precision() { return detail::matmul_precision_slot(); }
 
-// Set it from one thread, outside parallel regions. Every op reads it when it
-// runs, a backward pass included: keep a forward and its backward inside the
-// same setting (melody_lstm scopes each training step).
+// Set it from one thread, outside parallel regions. An op reads it when its
+// forward runs, and its backward uses the same precision whatever the
+// setting is by then.
 inline void set_matmul_precision(MatmulPrecision precision) {
   check(precision == MatmulPrecision::fp32 || bf16_supported(),
         "set_matmul_precision: bf16 needs a CPU with AVX512_BF16 and a build for it (-march=native on one)");

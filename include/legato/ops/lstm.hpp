@@ -54,6 +54,9 @@ using ConstMatrixMap = Eigen::Map<const RowMatrix>;
 
 struct Dims {
   std::int64_t T, B, I, H;  // I is V for the token-id variant
+  // bf16 products (ops/bf16.hpp), decided when the forward runs: the
+  // backward, which captures Dims, uses the same whatever the setting then.
+  bool bf16 = false;
 };
 
 inline void check_cpu_tensor(const Tensor& t, const char* op, const char* name) {
@@ -90,7 +93,7 @@ inline Dims check_args(const char* op, std::int64_t T, std::int64_t B, std::int6
           input_name, " of shape ", shape_str(input_shape), " and w_hh of shape ", shape_str(w_hh.shape()),
           "; expected (", B, ", ", H, ")");
   }
-  return {T, B, I, H};
+  return {T, B, I, H, use_bf16()};
 }
 
 // ------------------------------------------------------------ forward ----
@@ -199,7 +202,7 @@ inline void run_forward(const Dims& d, const lstm_kernels::InputRows& input, con
     std::fill_n(c, d.B * d.H, 0.f);
 #if LEGATO_LSTM_FAST_ENGINE
   if (!lstm_kernels::force_portable() && lstm_kernels::fast_engine_supports(d.H))
-    lstm_kernels::forward_sequence(d.T, d.B, d.H, input, h0, w_hh, out, gates, c, keep_all);
+    lstm_kernels::forward_sequence(d.T, d.B, d.H, input, h0, w_hh, out, gates, c, keep_all, d.bf16);
   else
 #endif
     forward_portable(d, input, h0, w_hh, out, gates, c, keep_all);
@@ -215,7 +218,7 @@ inline void run_backward(const Dims& d, const float* grad_out, const float* w_hh
                          const float* c, const lstm_kernels::BackwardOut& grads) {
 #if LEGATO_LSTM_FAST_ENGINE
   if (!lstm_kernels::force_portable() && lstm_kernels::fast_engine_supports(d.H))
-    return lstm_kernels::backward_sequence(d.T, d.B, d.H, grad_out, w_hh, gates, c, grads);
+    return lstm_kernels::backward_sequence(d.T, d.B, d.H, grad_out, w_hh, gates, c, grads, d.bf16);
 #endif
   backward_portable(d, grad_out, w_hh, gates, c, grads.dz, grads.dh0, grads.dc0);
   const std::int64_t rows = d.T * d.B, G = 4 * d.H;
@@ -239,7 +242,7 @@ inline bool& dz_words_enabled() {
 inline std::uint32_t* dz_words_workspace(const Dims& d) {
 #if LEGATO_LSTM_FAST_ENGINE && LEGATO_HAVE_BF16
   if (!dz_words_enabled() || lstm_kernels::force_portable() || !lstm_kernels::fast_engine_supports(d.H) ||
-      !use_bf16() || d.B % 2 != 0)
+      !d.bf16 || d.B % 2 != 0)
     return nullptr;
   thread_local std::vector<std::uint32_t> buffer;
   const std::int64_t count = gemm_avx512::a_words(4 * d.H, d.T * d.B / 2);
@@ -275,7 +278,7 @@ inline Tensor recurrent_weight_grad(const Dims& d, const float* dz, const std::u
     // in bf16 products when the matmul precision says so (ops/bf16.hpp).
     auto gemm = gemm_avx512::gemm_at_b;
 #if LEGATO_HAVE_BF16
-    if (use_bf16()) gemm = gemm_avx512::gemm_at_b_bf16;
+    if (d.bf16) gemm = gemm_avx512::gemm_at_b_bf16;
 #endif
     gemm(dz + B * G, G, out, H, dW.data(), H, G, H, (d.T - 1) * B, /*accumulate=*/false);
     if (h0) gemm(dz, G, h0, H, dW.data(), H, G, H, B, /*accumulate=*/true);

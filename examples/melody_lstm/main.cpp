@@ -137,6 +137,10 @@ int cmd_train(const std::vector<std::string>& args) {
   legato::check(opt.parallel == "lanes" || opt.parallel == "units", "--parallel must be 'lanes' or 'units', got '",
                 opt.parallel, "'");
   opt.threads = legato::examples::setup_threads(cli);
+  if (opt.time_budget > 90 && opt.best_out.empty())
+    std::fprintf(stderr,
+                 "note: past about a minute the default model over-fits (docs/results.md); --best-out FILE keeps "
+                 "the epoch with the lowest validation NLL\n");
   const double load_start = load_average();
   std::fprintf(stderr, "load average at start: %.2f\n", load_start);
 

@@ -190,6 +190,16 @@ inline float* dz_workspace(std::int64_t count) {
   return buffer.data();
 }
 
+// Whether the AVX-512 engine runs this op (else the portable one).
+inline bool fast_engine_runs(const Dims& d) {
+#if LEGATO_LSTM_FAST_ENGINE
+  return !lstm_kernels::force_portable() && lstm_kernels::fast_engine_supports(d.H);
+#else
+  (void)d;
+  return false;
+#endif
+}
+
 // Runs the forward recurrence with the fastest engine this build has.
 // keep_all: save gates (T, B, 4H) and c (T+1, B, H) for the backward pass;
 // otherwise gates (1, B, 4H) and c (2, B, H) are scratch (see forward_portable).
@@ -201,7 +211,7 @@ inline void run_forward(const Dims& d, const lstm_kernels::InputRows& input, con
   else
     std::fill_n(c, d.B * d.H, 0.f);
 #if LEGATO_LSTM_FAST_ENGINE
-  if (!lstm_kernels::force_portable() && lstm_kernels::fast_engine_supports(d.H))
+  if (fast_engine_runs(d))
     lstm_kernels::forward_sequence(d.T, d.B, d.H, input, h0, w_hh, out, gates, c, keep_all, d.bf16);
   else
 #endif
@@ -217,7 +227,7 @@ inline void run_forward(const Dims& d, const lstm_kernels::InputRows& input, con
 inline void run_backward(const Dims& d, const float* grad_out, const float* w_hh, const float* gates,
                          const float* c, const lstm_kernels::BackwardOut& grads) {
 #if LEGATO_LSTM_FAST_ENGINE
-  if (!lstm_kernels::force_portable() && lstm_kernels::fast_engine_supports(d.H))
+  if (fast_engine_runs(d))
     return lstm_kernels::backward_sequence(d.T, d.B, d.H, grad_out, w_hh, gates, c, grads, d.bf16);
 #endif
   backward_portable(d, grad_out, w_hh, gates, c, grads.dz, grads.dh0, grads.dc0);
@@ -241,9 +251,7 @@ inline bool& dz_words_enabled() {
 }
 inline std::uint32_t* dz_words_workspace(const Dims& d) {
 #if LEGATO_LSTM_FAST_ENGINE && LEGATO_HAVE_BF16
-  if (!dz_words_enabled() || lstm_kernels::force_portable() || !lstm_kernels::fast_engine_supports(d.H) ||
-      !d.bf16 || d.B % 2 != 0)
-    return nullptr;
+  if (!dz_words_enabled() || !fast_engine_runs(d) || !d.bf16 || d.B % 2 != 0) return nullptr;
   thread_local std::vector<std::uint32_t> buffer;
   const std::int64_t count = gemm_avx512::a_words(4 * d.H, d.T * d.B / 2);
   if (static_cast<std::int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
@@ -273,7 +281,7 @@ inline Tensor recurrent_weight_grad(const Dims& d, const float* dz, const std::u
   (void)dz_words;
 #endif
 #if LEGATO_LSTM_FAST_ENGINE
-  if (!lstm_kernels::force_portable() && lstm_kernels::fast_engine_supports(H)) {
+  if (fast_engine_runs(d)) {
     // (4H, (T-1)·B) · ((T-1)·B, H) with the packed AVX-512 GEMM, then h_0's rows;
     // in bf16 products when the matmul precision says so (ops/bf16.hpp).
     auto gemm = gemm_avx512::gemm_at_b;

@@ -343,13 +343,13 @@ inline int thread_count() {
 // h_pairs, two (B, H) rows used in turn, which step t+1 reads as its A operand.
 inline void forward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, const InputRows& input, const float* h0,
                              const float* w_hh, float* out, float* gates, float* c, bool keep_all = true,
-                             [[maybe_unused]] bool bf16 = false) {
+                             bool bf16 = false) {
   using namespace avx512;
   const std::int64_t G = 4 * H, panels = H / 16;
+  const bool pairs = LEGATO_HAVE_BF16 && bf16;
   thread_local std::vector<float> buffer;
-  float* packed = workspace(buffer, 4 * H * H);  // (H/16) panels of (H, 64)
+  float* packed = pairs ? nullptr : workspace(buffer, 4 * H * H);  // (H/16) panels of (H, 64)
 #if LEGATO_HAVE_BF16
-  const bool pairs = bf16;
   thread_local std::vector<std::uint32_t> pair_buffer;
   thread_local std::vector<std::uint16_t> h_buffer;
   std::uint32_t* packed_pairs = pairs ? workspace(pair_buffer, 2 * H * H) : nullptr;  // (H/16) panels of (H/2, 64)
@@ -431,7 +431,7 @@ inline void forward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, con
 // them into db and dW_ihᵀ, so the epilogue accumulates both without locks.
 inline void backward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, const float* grad_out,
                               const float* w_hh, const float* gates, const float* c, const BackwardOut& out,
-                              [[maybe_unused]] bool bf16 = false) {
+                              bool bf16 = false) {
   float* const dz = out.dz;
   [[maybe_unused]] std::uint32_t* const dz_words = out.dz_words;
   float* const dh0 = out.dh0;
@@ -440,12 +440,12 @@ inline void backward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, co
   const std::int32_t* const ids = out.ids;
   using namespace avx512;
   const std::int64_t G = 4 * H, panels = (H + 63) / 64;
+  const bool pairs = LEGATO_HAVE_BF16 && bf16;
   thread_local std::vector<float> buffer;
-  float* packed = workspace(buffer, 4 * H * H);  // ceil(H/64) panels of (4H, 16nv)
+  float* packed = pairs ? nullptr : workspace(buffer, 4 * H * H);  // ceil(H/64) panels of (4H, 16nv)
 #if LEGATO_HAVE_BF16
   // bf16 (see forward_sequence): W_hh packed in pairs of rows, and dz_t also
   // written rounded to bf16, two (B, 4H) rows used in turn.
-  const bool pairs = bf16;
   thread_local std::vector<std::uint32_t> pair_buffer;
   thread_local std::vector<std::uint16_t> dz_buffer;
   std::uint32_t* packed_pairs = pairs ? workspace(pair_buffer, 2 * H * H) : nullptr;  // panels of (2H, 16nv)

@@ -7,8 +7,9 @@
 //   lstm_train_seq/B/T/V/H    the same with the loss on every step
 //   lstm_fwd_bwd/B/T/V/H      the LSTM alone, forward + backward (vs oneDNN's primitive)
 //   lstm_fwd_bwd_onehot/...   the same through the dense entry point on one-hot rows
-//   lstm_*_bf16/...           train_last, train_seq and fwd_bwd with bf16 products
-//                             and float sums in the recurrent GEMMs (ops/bf16.hpp)
+//   lstm_*_bf16/...           train_last, train_seq, fwd_bwd and generate_token with
+//                             bf16 products and float sums in the recurrent GEMMs
+//                             (ops/bf16.hpp)
 //   lstm_forward/B/T/V/H      LSTM + head on every step, no graph
 //   lstm_generate_token/1/1/V/H  one token at B=1: LSTM step, head, sampling
 //   fma_peak                  the fp32 FMA peak of this machine (registers only)
@@ -171,10 +172,10 @@ void BM_lstm_forward(benchmark::State& state) {
   set_counters(state, double(m.T * m.B), lstm_flops(m, false) + 2.0 * double(m.T * m.B * m.H * m.V));
 }
 
-void BM_lstm_generate_token(benchmark::State& state) {
+void generate_token(benchmark::State& state, MatmulPrecision precision) {
   use_legato_threads();
   Model m(1, 1, state.range(2), state.range(3));
-  LstmInferLayer layer(m.w_ih, m.w_hh, m.b_ih, m.b_hh);
+  LstmInferLayer layer(m.w_ih, m.w_hh, m.b_ih, m.b_hh, precision);
   LinearInfer head(m.w_out, m.b_out);
   std::vector<float> h(std::size_t(m.H), 0.f), c(h), logits(std::size_t(m.V));
   Rng rng(7);
@@ -189,6 +190,9 @@ void BM_lstm_generate_token(benchmark::State& state) {
   state.counters["us/token"] = benchmark::Counter(1e-6, benchmark::Counter::kIsIterationInvariantRate |
                                                             benchmark::Counter::kInvert);
 }
+
+void BM_lstm_generate_token(benchmark::State& state) { generate_token(state, MatmulPrecision::fp32); }
+void BM_lstm_generate_token_bf16(benchmark::State& state) { generate_token(state, MatmulPrecision::bf16); }
 
 // Peak arithmetic rates: every thread runs `chains(iterations)`, independent
 // dependency chains on registers only; flops_per_iteration is what one
@@ -332,6 +336,12 @@ void shapes(benchmark::internal::Benchmark* b) {
   b->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
+void generate_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"B", "T", "V", "H"});
+  for (std::int64_t H : {256, 512, 1024}) b->Args({1, 1, 45, H});
+  b->Unit(benchmark::kMicrosecond)->UseRealTime();
+}
+
 }  // namespace
 
 BENCHMARK(BM_lstm_train_last)->Name("lstm_train_last")->Apply(shapes);
@@ -344,14 +354,10 @@ BENCHMARK(BM_lstm_fwd_bwd_bf16)->Name("lstm_fwd_bwd_bf16")->Apply(shapes);
 #endif
 BENCHMARK(BM_lstm_fwd_bwd_onehot)->Name("lstm_fwd_bwd_onehot")->Apply(shapes);
 BENCHMARK(BM_lstm_forward)->Name("lstm_forward")->Apply(shapes);
-BENCHMARK(BM_lstm_generate_token)
-    ->Name("lstm_generate_token")
-    ->ArgNames({"B", "T", "V", "H"})
-    ->Args({1, 1, 45, 256})
-    ->Args({1, 1, 45, 512})
-    ->Args({1, 1, 45, 1024})
-    ->Unit(benchmark::kMicrosecond)
-    ->UseRealTime();
+BENCHMARK(BM_lstm_generate_token)->Name("lstm_generate_token")->Apply(generate_shapes);
+#if LEGATO_HAVE_BF16
+BENCHMARK(BM_lstm_generate_token_bf16)->Name("lstm_generate_token_bf16")->Apply(generate_shapes);
+#endif
 BENCHMARK(BM_fma_peak)->Name("fma_peak")->Unit(benchmark::kMillisecond)->UseRealTime();
 #ifdef __AVX512BF16__
 BENCHMARK(BM_bf16_dot_peak)->Name("bf16_dot_peak")->Unit(benchmark::kMillisecond)->UseRealTime();

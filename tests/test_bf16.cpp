@@ -1,6 +1,7 @@
 // bf16 products with float sums (ops/bf16.hpp): the rounding, the pair layout,
 // the Aᵀ·B GEMM against exact sums of the rounded inputs, and the LSTM engine
-// in bf16 against the same engine in fp32.
+// in bf16 against the same engine in fp32; generation's one-row step in bf16
+// against the training engine in bf16.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -13,6 +14,7 @@
 #include "legato/ops/elementwise.hpp"
 #include "legato/ops/gemm_avx512.hpp"
 #include "legato/ops/lstm.hpp"
+#include "legato/ops/lstm_infer.hpp"
 #include "legato/ops/reduce.hpp"
 
 using namespace legato;
@@ -31,6 +33,10 @@ TEST_CASE("matmul precision: fp32 by default, parsed from its name, bad names re
   if (!bf16_supported()) {
     CHECK(error_of([] { set_matmul_precision(MatmulPrecision::bf16); }).find("AVX512_BF16") != std::string::npos);
     CHECK(!use_bf16());
+    CHECK(error_of([] {
+            LstmInferLayer(Tensor::zeros({64, 3}), Tensor::zeros({64, 16}), Tensor::zeros({64}), Tensor::zeros({64}),
+                           MatmulPrecision::bf16);
+          }).find("AVX512_BF16") != std::string::npos);
   }
 }
 
@@ -203,6 +209,45 @@ TEST_CASE("lstm_sequence_ids in bf16 stays within bf16 rounding of the fp32 engi
       // every result differs from fp32's by more than float rounding.
       CHECK_MESSAGE(error > 1e-5, name, " is fp32's to float precision: ", error);
     }
+  }
+}
+TEST_CASE("LstmInferLayer in bf16 steps as the bf16 training engine, and within bf16 rounding of fp32") {
+  if (!LEGATO_LSTM_FAST_ENGINE) return;
+  Rng rng(43);
+  for (auto [B, V, H] : {std::array<std::int64_t, 3>{1, 45, 256}, {2, 7, 16}, {1, 9, 80}, {3, 5, 512}}) {
+    CAPTURE(H);
+    const std::int64_t T = 12;
+    Ids ids{{T, B}, {}};
+    for (std::int64_t k = 0; k < T * B; ++k) ids.values.push_back(static_cast<std::int32_t>(rng.below(std::uint64_t(V))));
+    const float scale = 1.f / std::sqrt(float(H));
+    const Tensor w_ih = Tensor::uniform({4 * H, V}, -scale, scale, rng), w_hh = Tensor::uniform({4 * H, H}, -scale, scale, rng);
+    const Tensor b_ih = Tensor::uniform({4 * H}, -scale, scale, rng), b_hh = Tensor::uniform({4 * H}, -scale, scale, rng);
+    const Tensor h0 = Tensor::uniform({B, H}, -1.f, 1.f, rng), c0 = Tensor::uniform({B, H}, -1.f, 1.f, rng);
+    NoGradGuard no_grad;
+    Tensor engine;  // (T + 1, B, H): h_1 … h_T, then c_T
+    {
+      MatmulPrecisionScope scope(MatmulPrecision::bf16);
+      engine = lstm_sequence_ids(ids, h0, c0, w_ih, w_hh, b_ih, b_hh);
+    }
+    LstmInferLayer fp32(w_ih, w_hh, b_ih, b_hh, MatmulPrecision::fp32), bf16(w_ih, w_hh, b_ih, b_hh, MatmulPrecision::bf16);
+    CHECK(bf16.bf16());
+    CHECK(!fp32.bf16());
+    Tensor h = h0.clone(), c = c0.clone(), h32 = h0.clone(), c32 = c0.clone();
+    double from_fp32 = 0;
+    for (std::int64_t t = 0; t < T; ++t) {
+      CAPTURE(t);
+      bf16.step_ids(ids.values.data() + t * B, B, h.data(), c.data());
+      fp32.step_ids(ids.values.data() + t * B, B, h32.data(), c32.data());
+      const Tensor want =
+          Tensor::from_vector({B, H}, std::vector<float>(engine.data() + t * B * H, engine.data() + (t + 1) * B * H));
+      // The same rounded inputs and the same order of sums: only the input
+      // table (W_ih column + both biases, added once) differs in float rounding.
+      CHECK_MESSAGE(allclose(h, want, 1e-6f, 1e-5f), describe_mismatches(h, want, 1e-6f, 1e-5f));
+      from_fp32 = std::max(from_fp32, double(max_abs_diff(h, h32)));
+    }
+    MESSAGE("H = ", H, ": max |h_bf16 - h_fp32| over ", T, " steps = ", from_fp32);
+    CHECK(from_fp32 < 0.005);
+    CHECK(from_fp32 > 1e-5);  // the bf16 product really ran
   }
 }
 #endif

@@ -30,6 +30,7 @@ expect_failure("bad --precision" train --corpus "${other}" --out "${WORK}/x.safe
 expect_failure("non-numeric --epochs" train --corpus "${other}" --out "${WORK}/x.safetensors" --epochs many)
 expect_failure("temperature 0" generate --model "${WORK}/model.safetensors" --out-dir "${WORK}/bad" --temperature 0)
 expect_failure("negative temperature" generate --model "${WORK}/model.safetensors" --out-dir "${WORK}/bad" --temperature -1)
+expect_failure("bad generate --precision" generate --model "${WORK}/model.safetensors" --out-dir "${WORK}/bad" --precision fp8)
 expect_failure("tempo 0" generate --model "${WORK}/model.safetensors" --out-dir "${WORK}/bad" --bpm 0)
 expect_failure("meter 3/5" generate --model "${WORK}/model.safetensors" --out-dir "${WORK}/bad" --meter 3/5)
 expect_failure("transpose by 100" complete --model "${WORK}/model.safetensors" --primer "${CMAKE_CURRENT_LIST_DIR}/../../data/ah_vous_dirai_je_maman.krn" --out-dir "${WORK}/bad" --transpose 100)

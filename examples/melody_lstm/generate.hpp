@@ -37,10 +37,13 @@
 
 namespace melody_lstm {
 
-// The trained network as plain arrays for one-row steps (no autograd).
+// The trained network as plain arrays for one-row steps (no autograd). In
+// bf16 the LSTM's recurrent product rounds its inputs to bf16 and sums in
+// float (ops/lstm_infer.hpp), as training's default does.
 class Generator {
  public:
-  explicit Generator(const MelodyLstm& model) : head_(model.head->weight, model.head->bias) {
+  explicit Generator(const MelodyLstm& model, legato::MatmulPrecision precision = legato::MatmulPrecision::fp32)
+      : head_(model.head->weight, model.head->bias) {
     const legato::nn::NamedTensors params = model.lstm->named_parameters();
     auto find = [&](const std::string& name) {
       for (const auto& [n, t] : params)
@@ -49,7 +52,8 @@ class Generator {
     };
     for (std::int64_t k = 0; k < model.lstm->options().num_layers; ++k) {
       const std::string s = "_l" + std::to_string(k);
-      layers_.emplace_back(find("weight_ih" + s), find("weight_hh" + s), find("bias_ih" + s), find("bias_hh" + s));
+      layers_.emplace_back(find("weight_ih" + s), find("weight_hh" + s), find("bias_ih" + s), find("bias_hh" + s),
+                           precision);
     }
     H_ = model.hidden_size();
     logits_.resize(static_cast<std::size_t>(head_.out_features()));
@@ -57,6 +61,7 @@ class Generator {
   }
 
   std::int64_t vocab_size() const { return head_.out_features(); }
+  bool bf16() const { return layers_.front().bf16(); }
 
   void reset() {
     h_.assign(layers_.size() * static_cast<std::size_t>(H_), 0.f);
@@ -89,6 +94,7 @@ struct SampleOptions {
   float temperature = 0.7f;
   std::int64_t max_steps = 500;
   std::uint64_t rng_seed = 1;
+  legato::MatmulPrecision precision = legato::MatmulPrecision::fp32;  // of the LSTM step (Generator)
 };
 
 struct Sample {
@@ -101,6 +107,7 @@ struct Sample {
 inline void check_sample_options(const SampleOptions& o) {
   legato::check(o.temperature > 0.f && std::isfinite(o.temperature), "--temperature must be > 0, got ", o.temperature);
   legato::check(o.max_steps >= 1 && o.max_steps <= 1000000, "--max-steps must be in 1..1000000, got ", o.max_steps);
+  require_precision(o.precision);
 }
 
 // Ids of seed tokens, or an error naming the token and the vocabulary.
@@ -230,7 +237,7 @@ inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequ
   legato::check(r.count >= 1 && r.count <= 10000, "--count must be in 1..10000, got ", r.count);
   seed_ids(r.seed, m.vocab, "--seed-melody");  // fail before creating anything
   make_output_dir(r.out_dir);
-  Generator g(*m.model);
+  Generator g(*m.model, r.sample.precision);
   GenerateReport report;
   double seconds = 0;
   std::int64_t drawn = 0;
@@ -257,9 +264,9 @@ inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequ
   }
   report.microseconds_per_token = drawn ? 1e6 * seconds / double(drawn) : 0;
   if (r.print) {
-    std::printf("generated %lld melodies, %lld tokens drawn, %.2f us per token (incremental; %lld start symbols), files in %s\n",
+    std::printf("generated %lld melodies, %lld tokens drawn, %.2f us per token (incremental, %s; %lld start symbols), files in %s\n",
                 static_cast<long long>(r.count), static_cast<long long>(drawn), report.microseconds_per_token,
-                static_cast<long long>(m.hyper.start_symbols()), r.out_dir.c_str());
+                g.bf16() ? "bf16 products" : "fp32", static_cast<long long>(m.hyper.start_symbols()), r.out_dir.c_str());
     // The tokens above are the model's, in C major / A minor; say how the files differ.
     std::printf("files: %+d semitones from the tokens, %g qpm, %d/%d\n", output.transpose, output.tempo_qpm,
                 output.meter.numerator, output.meter.denominator);

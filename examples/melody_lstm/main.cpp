@@ -56,6 +56,22 @@ void declare_threads(CommandLine& cli, long shown_default = legato::num_threads(
   cli.integer("threads", shown_default, "worker threads for OpenMP and Eigen (or LEGATO_NUM_THREADS)");
 }
 
+// --precision auto | bf16 | fp32, declared with its help text; parsed by
+// precision_of after --help and finish().
+std::string precision_flag(CommandLine& cli, const char* what) {
+  return cli.text("precision", "auto",
+                  std::string("auto | bf16 | fp32: ") + what +
+                      " (auto: bf16 when built for a CPU with AVX512_BF16, as -march=native on one is)");
+}
+legato::MatmulPrecision precision_of(const std::string& text) {
+  legato::check(text == "auto" || text == "bf16" || text == "fp32", "--precision must be auto, bf16 or fp32, got '",
+                text, "'");
+  return legato::parse_matmul_precision(text);
+}
+
+constexpr const char* kGenerationPrecisionHelp =
+    "bf16 products with float sums in the LSTM step, about half the time per token at H = 256";
+
 // Prints the flags and returns true when --help was asked for.
 bool help(const CommandLine& cli, const char* usage) {
   if (!cli.wants_help()) return false;
@@ -102,17 +118,13 @@ int cmd_train(const std::vector<std::string>& args) {
                           "lanes: each thread trains a share of the batch (robust on a busy machine) | units: the LSTM "
                           "kernels split the hidden units");
   const std::string precision =
-      cli.text("precision", "auto",
-               "auto | bf16 | fp32: bf16 products with float sums in the LSTM's recurrent GEMMs while training, "
-               "about 1.5x the steps per second (auto: bf16 when built for a CPU with AVX512_BF16, as "
-               "-march=native on one is); evaluation and generation always run in fp32");
+      precision_flag(cli, "bf16 products with float sums in the LSTM's recurrent GEMMs while training, about 1.5x the "
+                          "steps per second; evaluation always runs in fp32");
   Hyper h = hyper_flags(cli);
   declare_threads(cli);
   if (help(cli, "melody_lstm train --corpus DIR --out MODEL.safetensors [flags]")) return 0;
   cli.finish();
-  legato::check(precision == "auto" || precision == "bf16" || precision == "fp32",
-                "--precision must be auto, bf16 or fp32, got '", precision, "'");
-  opt.precision = legato::parse_matmul_precision(precision);
+  opt.precision = precision_of(precision);
   legato::examples::require_directory(opt.corpus, "train");
   legato::check(!opt.out.empty(), "train: --out MODEL.safetensors is required");
   h.validate();
@@ -172,6 +184,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   const long rng_seed = cli.integer("rng-seed", 1, "seed of the sampler");
   r.seed = legato::music::split_tokens(cli.text("seed-melody", "55", "the melody's first tokens (E-TS)"));
   r.output = legato::examples::read_output_flags(cli, "the model's C major / A minor", "120 qpm, 4/4");
+  const std::string precision = precision_flag(cli, kGenerationPrecisionHelp);
   declare_threads(cli, 1);
   if (help(cli, "melody_lstm generate --model MODEL --out-dir DIR [flags]")) return 0;
   cli.finish();
@@ -179,6 +192,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   legato::check(!r.out_dir.empty(), "generate: --out-dir DIR is required");
   legato::check(rng_seed >= 0, "--rng-seed must be >= 0, got ", rng_seed);
   r.sample.rng_seed = static_cast<std::uint64_t>(rng_seed);
+  r.sample.precision = precision_of(precision);
   check_sample_options(r.sample);
   const LoadedModel m = load_model(model_path);
   seed_ids(r.seed, m.vocab, "--seed-melody");
@@ -202,6 +216,7 @@ int cmd_complete(const std::vector<std::string>& args) {
   r.sample.max_steps = cli.integer("max-steps", r.sample.max_steps, "at most this many drawn tokens per melody");
   const long rng_seed = cli.integer("rng-seed", 1, "seed of the sampler");
   r.output = legato::examples::read_output_flags(cli, "the primer's key", "the primer's, else 120 qpm, 4/4");
+  const std::string precision = precision_flag(cli, kGenerationPrecisionHelp);
   declare_threads(cli, 1);
   if (help(cli, "melody_lstm complete --model MODEL --primer FILE.krn|FILE.mid --out-dir DIR [flags]")) return 0;
   cli.finish();
@@ -210,6 +225,7 @@ int cmd_complete(const std::vector<std::string>& args) {
   legato::check(!r.out_dir.empty(), "complete: --out-dir DIR is required");
   legato::check(rng_seed >= 0, "--rng-seed must be >= 0, got ", rng_seed);
   r.sample.rng_seed = static_cast<std::uint64_t>(rng_seed);
+  r.sample.precision = precision_of(precision);
   check_sample_options(r.sample);
   const LoadedModel m = load_model(model_path);
   seed_ids(read_primer(primer, primer_steps).tokens, m.vocab, "--primer '" + primer + "'");

@@ -30,6 +30,7 @@
 #include "legato/nn/dropout.hpp"
 #include "legato/nn/linear.hpp"
 #include "legato/nn/lstm.hpp"
+#include "legato/ops/bf16.hpp"
 #include "legato/ops/shape.hpp"
 #include "legato/optim/adam.hpp"
 #include "legato/util/error.hpp"
@@ -40,6 +41,12 @@ namespace melody_lstm {
 
 using legato::Tensor;
 using legato::music::Vocabulary;
+
+// The --precision of train, generate and complete, where this build can run it.
+inline void require_precision(legato::MatmulPrecision precision) {
+  legato::check(precision == legato::MatmulPrecision::fp32 || legato::bf16_supported(),
+                "--precision bf16 needs a CPU with AVX512_BF16 and a build for it; this one has none");
+}
 
 inline const std::string kFormatName = "legato.melody_lstm";
 inline const std::string kFormatVersion = "1";

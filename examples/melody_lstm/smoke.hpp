@@ -251,6 +251,13 @@ inline int run_smoke(const SmokeOptions& o) {
   const std::string primer = legato::music::list_kern_files(corpus).front().string();
   const GenerateReport comp = complete_melody(model, primer, 16, g);
   ok(comp.samples.size() == 2 && fs::exists(fs::path(g.out_dir) / "primer.mid"), "complete continues a primer");
+  if (legato::bf16_supported()) {  // --precision bf16: the LSTM step in bf16 products
+    GenerateRequest in_bf16 = g;
+    in_bf16.out_dir = (dir / "melodies_bf16").string();
+    in_bf16.sample.precision = legato::MatmulPrecision::bf16;
+    const GenerateReport b = generate_melodies(model, in_bf16);
+    ok(b.samples.size() == 2 && b.files.size() == gen.files.size(), "generate --precision bf16 draws and writes 2 melodies");
+  }
 
   // 5b. how the files are written: --transpose, --bpm, --meter, and complete
   // writing back in the primer's key, tempo and meter.

@@ -145,8 +145,7 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   check(opt.parallel == "lanes" || opt.parallel == "units", "--parallel must be 'lanes' or 'units', got '",
         opt.parallel, "'");
   const int lane_threads = opt.parallel == "lanes" ? std::max(1, opt.threads) : 1;
-  check(opt.precision == legato::MatmulPrecision::fp32 || legato::bf16_supported(),
-        "--precision bf16 needs a CPU with AVX512_BF16 and a build for it; this one has none");
+  require_precision(opt.precision);
   std::optional<MelodyData> own;
   if (!preloaded) own = load_melody_data(opt.corpus);
   const MelodyData& data = preloaded ? *preloaded : *own;

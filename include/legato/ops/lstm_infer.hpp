@@ -13,12 +13,19 @@
 //   z = W_ih x + b_ih + b_hh + W_hh h    (4H), gates i, f, g, o
 //   c = σ(f)·c + σ(i)·tanh(g),  h = σ(o)·tanh(c)
 // with the token-id input as a row lookup in a table (V, 4H) = W_ihᵀ + b_ih + b_hh.
+//
+// Precision: a layer built under MatmulPrecision::bf16 (ops/bf16.hpp) keeps
+// W_hh in bf16 and rounds h to bf16 for the recurrent product, summing in
+// float, exactly as the training engine's bf16 forward does; the gates, c
+// and the input table stay float. Half the bytes of W_hh then fit one core's
+// L2 at H = 256, so the step runs on one thread.
 
 #include <Eigen/Core>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
+#include "legato/ops/bf16.hpp"
 #include "legato/ops/lstm_kernels.hpp"
 #include "legato/tensor.hpp"
 #include "legato/util/random.hpp"
@@ -29,7 +36,12 @@ class LstmInferLayer {
  public:
   // w_ih (4H, I), w_hh (4H, H), b_ih, b_hh (4H). The weights are copied: build
   // the layer after training or loading, and rebuild it if they change.
-  LstmInferLayer(const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
+  // `precision` bf16 takes effect where the AVX-512 engine supports H (as in
+  // training); elsewhere the step is float.
+  LstmInferLayer(const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh,
+                 MatmulPrecision precision = matmul_precision()) {
+    check(precision == MatmulPrecision::fp32 || bf16_supported(),
+          "LstmInferLayer: bf16 needs a CPU with AVX512_BF16 and a build for it (-march=native on one)");
     check(w_hh.defined() && w_hh.dim() == 2 && w_hh.size(1) > 0 && w_hh.size(0) == 4 * w_hh.size(1),
           "LstmInferLayer: w_hh of shape ", w_hh.defined() ? shape_str(w_hh.shape()) : "undefined", " is not (4H, H)");
     H_ = w_hh.size(1);
@@ -53,26 +65,31 @@ class LstmInferLayer {
     h_next_.resize(static_cast<std::size_t>(H_));
 #if LEGATO_LSTM_FAST_ENGINE
     if (lstm_kernels::fast_engine_supports(H_)) {
-      // The training engine's panels (16 units × 4 gates), then interleaved by
-      // groups of four: for each k, the 4 × 64 floats of a group are adjacent,
-      // so the matrix-vector loop reads one contiguous 1 KB stream per k.
-      std::vector<float> panels(static_cast<std::size_t>(G * H_));
-      for (std::int64_t p = 0; p < H_ / 16; ++p)
-        lstm_kernels::avx512::pack_forward_panel(w_hh.data(), H_, p, panels.data() + p * H_ * 64);
-      packed_.resize(static_cast<std::size_t>(G * H_));
+      // The training engine's forward panels (16 units × 4 gates), then
+      // interleaved by groups of four: for each k (each pair of k in bf16),
+      // the 4 × 64 words of a group are adjacent, so the matrix-vector loop
+      // reads one contiguous stream. A word is a float, or two bf16.
+      bf16_ = LEGATO_HAVE_BF16 && precision == MatmulPrecision::bf16;
+      const std::int64_t K = bf16_ ? H_ / 2 : H_;  // words per panel column
+      std::vector<std::uint32_t> panels(static_cast<std::size_t>(H_ / 16 * K * 64));
+      for (std::int64_t p = 0; p < H_ / 16; ++p) pack_panel(w_hh.data(), p, panels.data() + p * K * 64);
+      packed_.resize(panels.size());
       for (std::int64_t p0 = 0; p0 < H_ / 16; p0 += 4) {
         const std::int64_t count = std::min<std::int64_t>(4, H_ / 16 - p0);
-        for (std::int64_t k = 0; k < H_; ++k)
+        for (std::int64_t k = 0; k < K; ++k)
           for (std::int64_t q = 0; q < count; ++q)
-            std::copy_n(panels.data() + (p0 + q) * H_ * 64 + k * 64, 64,
-                        packed_.data() + p0 * H_ * 64 + k * 64 * count + q * 64);
+            std::copy_n(panels.data() + (p0 + q) * K * 64 + k * 64, 64,
+                        packed_.data() + p0 * K * 64 + k * 64 * count + q * 64);
       }
+      h_words_.resize(static_cast<std::size_t>(H_ / 2));
     }
 #endif
   }
 
   std::int64_t input_size() const { return I_; }
   std::int64_t hidden_size() const { return H_; }
+  // Whether the recurrent product runs in bf16 (see the top of the file).
+  bool bf16() const { return bf16_; }
 
   // One step for B rows with token ids (B) in [0, I): h, c (B, H) in place.
   void step_ids(const std::int32_t* ids, std::int64_t B, float* h, float* c) {
@@ -117,16 +134,30 @@ class LstmInferLayer {
   }
 
 #if LEGATO_LSTM_FAST_ENGINE
+  // Panel p of W_hh as the training engine packs it, in words (a float, or a
+  // pair of bf16 along k).
+  void pack_panel(const float* w_hh, std::int64_t p, std::uint32_t* panel) const {
+#if LEGATO_HAVE_BF16
+    if (bf16_) return lstm_kernels::avx512::pack_forward_panel(w_hh, H_, p, panel);
+#endif
+    lstm_kernels::avx512::pack_forward_panel(w_hh, H_, p, reinterpret_cast<float*>(panel));
+  }
+
   // W_hh h over the packed panels, four panels (16 accumulators, enough
   // independent FMA chains to keep the unit busy) at a time, each followed by
-  // the gate math of its 16 units. Threads split the panels, always the same
-  // way, so that each core keeps its share of W_hh in its own L2 from token to
-  // token (at H = 256 one core's L2 cannot hold all of W_hh and the other
-  // data). h is read whole before any of it changes: the new h goes to a
-  // scratch row first.
+  // the gate math of its 16 units. Where W_hh is larger than half of one
+  // core's L2 (1 MB on Zen 4), the threads split the panels, always the same
+  // way, so that each core keeps its share of W_hh in its own L2 from token
+  // to token; below that, one thread is faster than waking a second. h is
+  // read whole before any of it changes: the new h goes to a scratch row
+  // first.
   void step_row_avx512(const float* in, float* h, float* c) {
     const std::int64_t panels = H_ / 16;
-#pragma omp parallel if (panels >= 8)
+    const std::int64_t weight_bytes = static_cast<std::int64_t>(packed_.size() * sizeof(std::uint32_t));
+#if LEGATO_HAVE_BF16
+    if (bf16_) bf16::convert(h, reinterpret_cast<std::uint16_t*>(h_words_.data()), H_);
+#endif
+#pragma omp parallel if (weight_bytes > kOneCoreWeightBytes)
     {
       std::int64_t p_begin, p_end;
       lstm_kernels::avx512::split(panels, lstm_kernels::avx512::thread_id(), lstm_kernels::avx512::thread_count(),
@@ -137,38 +168,67 @@ class LstmInferLayer {
   }
 
   void gate_panels(const float* in, const float* h, float* c, std::int64_t p_begin, std::int64_t p_end) {
-    using namespace lstm_kernels::avx512;
-    const std::int64_t H = H_;
+    const std::int64_t K = bf16_ ? H_ / 2 : H_;
     // Groups of four panels start at multiples of 4 (the packing's groups); a
     // thread's range may start or end inside one, so it takes the panels of
     // each group that fall in [p_begin, p_end).
     for (std::int64_t g0 = p_begin / 4 * 4; g0 < p_end; g0 += 4) {
-      const std::int64_t group = std::min<std::int64_t>(4, H / 16 - g0);  // panels in the packed group
+      const std::int64_t group = std::min<std::int64_t>(4, H_ / 16 - g0);  // panels in the packed group
       const std::int64_t p0 = std::max(g0, p_begin);
-      const int count = static_cast<int>(std::min(g0 + group, p_end) - p0);
-      const float* base = packed_.data() + g0 * H * 64 + (p0 - g0) * 64;
-      __m512 acc[4][4];
-      for (int q = 0; q < 4; ++q)
-        for (int v = 0; v < 4; ++v) acc[q][v] = _mm512_setzero_ps();
-      for (std::int64_t k = 0; k < H; ++k) {
-        const __m512 hk = _mm512_set1_ps(h[k]);
-        const float* w = base + k * 64 * group;
-        for (int q = 0; q < count; ++q)
-          for (int v = 0; v < 4; ++v) acc[q][v] = _mm512_fmadd_ps(hk, load(w + 64 * q + 16 * v), acc[q][v]);
-      }
-      for (int q = 0; q < count; ++q) {
-        const std::int64_t j = 16 * (p0 + q);
-        const __m512 i = sigmoid16(_mm512_add_ps(acc[q][0], load(in + j)));
-        const __m512 f = sigmoid16(_mm512_add_ps(acc[q][1], load(in + H + j)));
-        const __m512 g = tanh16(_mm512_add_ps(acc[q][2], load(in + 2 * H + j)));
-        const __m512 o = sigmoid16(_mm512_add_ps(acc[q][3], load(in + 3 * H + j)));
-        const __m512 cell = _mm512_fmadd_ps(f, load(c + j), _mm512_mul_ps(i, g));
-        store(c + j, cell);
-        store(h_next_.data() + j, _mm512_mul_ps(o, tanh16(cell)));
+      const std::uint32_t* base = packed_.data() + g0 * K * 64 + (p0 - g0) * 64;
+      switch (std::min(g0 + group, p_end) - p0) {  // a constant count keeps the accumulators in registers
+        case 4: panel_run<4>(in, h, c, base, group, p0); break;
+        case 3: panel_run<3>(in, h, c, base, group, p0); break;
+        case 2: panel_run<2>(in, h, c, base, group, p0); break;
+        default: panel_run<1>(in, h, c, base, group, p0); break;
       }
     }
   }
+
+  // Panels p0 … p0 + Count - 1, read from `base` with a stride of `group`
+  // panels per k: z = in + W_hh h for their 16·Count units, then the gates.
+  template <int Count>
+  void panel_run(const float* in, const float* h, float* c, const std::uint32_t* base, std::int64_t group,
+                 std::int64_t p0) {
+    using namespace lstm_kernels::avx512;
+    const std::int64_t H = H_;
+    __m512 acc[Count][4];
+    for (int q = 0; q < Count; ++q)
+      for (int v = 0; v < 4; ++v) acc[q][v] = _mm512_setzero_ps();
+    if (!bf16_) {
+      for (std::int64_t k = 0; k < H; ++k) {
+        const __m512 hk = _mm512_set1_ps(h[k]);
+        const float* w = reinterpret_cast<const float*>(base + k * 64 * group);
+        for (int q = 0; q < Count; ++q)
+          for (int v = 0; v < 4; ++v) acc[q][v] = _mm512_fmadd_ps(hk, load(w + 64 * q + 16 * v), acc[q][v]);
+      }
+    }
+#if LEGATO_HAVE_BF16
+    if (bf16_) {  // one vdpbf16ps takes two k at once: the pair (h[2kk], h[2kk+1])
+      for (std::int64_t kk = 0; kk < H / 2; ++kk) {
+        const __m512i hk = _mm512_set1_epi32(static_cast<int>(h_words_[static_cast<std::size_t>(kk)]));
+        const std::uint32_t* w = base + kk * 64 * group;
+        for (int q = 0; q < Count; ++q)
+          for (int v = 0; v < 4; ++v)
+            acc[q][v] = bf16::dot_pairs(acc[q][v], _mm512_loadu_si512(w + 64 * q + 16 * v), hk);
+      }
+    }
 #endif
+    for (int q = 0; q < Count; ++q) {
+      const std::int64_t j = 16 * (p0 + q);
+      const __m512 i = sigmoid16(_mm512_add_ps(acc[q][0], load(in + j)));
+      const __m512 f = sigmoid16(_mm512_add_ps(acc[q][1], load(in + H + j)));
+      const __m512 g = tanh16(_mm512_add_ps(acc[q][2], load(in + 2 * H + j)));
+      const __m512 o = sigmoid16(_mm512_add_ps(acc[q][3], load(in + 3 * H + j)));
+      const __m512 cell = _mm512_fmadd_ps(f, load(c + j), _mm512_mul_ps(i, g));
+      store(c + j, cell);
+      store(h_next_.data() + j, _mm512_mul_ps(o, tanh16(cell)));
+    }
+  }
+#endif
+
+  // Weights up to this size stay on one thread (see step_row_avx512).
+  static constexpr std::int64_t kOneCoreWeightBytes = 512 * 1024;
 
   std::int64_t I_ = 0, H_ = 0;
   std::vector<float> w_ih_, w_hh_;  // (4H, I), (4H, H)
@@ -176,7 +236,9 @@ class LstmInferLayer {
   std::vector<float> table_;        // (I, 4H) = W_ihᵀ + b_ih + b_hh
   std::vector<float> z_;            // (4H) scratch
   std::vector<float> h_next_;       // (H) scratch
-  std::vector<float> packed_;       // W_hh as the AVX-512 engine's forward panels (empty: portable)
+  std::vector<std::uint32_t> packed_;  // W_hh as the AVX-512 engine's forward panels, in words (empty: portable)
+  std::vector<std::uint32_t> h_words_;  // bf16 only: h rounded, two values per word (H/2)
+  bool bf16_ = false;
 };
 
 // A Linear head for one row without autograd: logits (V) = W h + b, W (V, H).

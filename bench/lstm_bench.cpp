@@ -118,10 +118,95 @@ void BM_train(benchmark::State& state, bool every_step, MatmulPrecision precisio
   set_counters(state, double(m.T * m.B), lstm_flops(m, true) + 6.0 * rows * double(m.H * m.V));
 }
 
+// The same step with the batch split between the threads instead of the
+// hidden units ("lanes", what melody_lstm train runs by default:
+// examples/melody_lstm/parallel.hpp). Thread k takes lanes [B·k/P, B·(k+1)/P)
+// through its own replica of the weights, on one thread, with its loss
+// weighted by its share of the rows; the replicas' gradients are added into
+// the master's and one Adam step follows. The threads meet once per step
+// instead of twice per time step.
+struct LaneShards {
+  std::vector<Model> shards;  // shard 0 holds the master's tensors
+
+  LaneShards(const Model& m, int count) {
+    for (int k = 0; k < count; ++k) {
+      const std::int64_t b0 = m.B * k / count, b1 = m.B * (k + 1) / count, n = b1 - b0;
+      Model s(n, m.T, m.V, m.H);
+      if (k == 0) {  // the master's parameters, so that Adam sees the summed gradients
+        s.w_ih = m.w_ih, s.w_hh = m.w_hh, s.b_ih = m.b_ih, s.b_hh = m.b_hh, s.w_out = m.w_out, s.b_out = m.b_out;
+      }
+      for (std::int64_t t = 0; t < m.T; ++t)
+        for (std::int64_t b = 0; b < n; ++b) {
+          s.ids.values[std::size_t(t * n + b)] = m.ids.values[std::size_t(t * m.B + b0 + b)];
+          s.seq_targets.values[std::size_t(t * n + b)] = m.seq_targets.values[std::size_t(t * m.B + b0 + b)];
+        }
+      for (std::int64_t b = 0; b < n; ++b) s.last_targets.values[std::size_t(b)] = m.seq_targets.values[std::size_t(b0 + b)];
+      shards.push_back(std::move(s));
+    }
+  }
+};
+
+void lanes_step(Model& m, LaneShards& lanes, optim::Adam& adam, bool every_step) {
+  const int count = static_cast<int>(lanes.shards.size());
+  adam.zero_grad();
+  for (int k = 1; k < count; ++k) {  // the master's weights, fresh gradients
+    const std::vector<Tensor> from = m.params();
+    std::vector<Tensor> to = lanes.shards[std::size_t(k)].params();
+    for (std::size_t i = 0; i < from.size(); ++i) {
+      std::copy_n(from[i].data(), from[i].numel(), to[i].data());
+      to[i].zero_grad();
+    }
+  }
+#pragma omp parallel num_threads(count)
+  {
+#ifdef _OPENMP
+    const int k = omp_get_thread_num();
+    omp_set_num_threads(1);  // every kernel inside runs on this thread alone
+#else
+    const int k = 0;
+#endif
+    Model& s = lanes.shards[std::size_t(k)];
+    const Tensor packed = lstm_sequence_ids(s.ids, Tensor(), Tensor(), s.w_ih, s.w_hh, s.b_ih, s.b_hh);
+    const Tensor loss =
+        every_step ? cross_entropy(linear(reshape(slice(packed, 0, 0, s.T), {s.T * s.B, s.H}), s.w_out, s.b_out),
+                                   s.seq_targets)
+                   : cross_entropy(linear(reshape(slice(packed, 0, s.T - 1, s.T), {s.B, s.H}), s.w_out, s.b_out),
+                                   s.last_targets);
+    loss.backward(Tensor::scalar(float(s.B) / float(m.B)));
+  }
+  std::vector<Tensor> into = m.params();
+  for (int k = 1; k < count; ++k) {  // master += replica, in shard order
+    const std::vector<Tensor> from = lanes.shards[std::size_t(k)].params();
+    for (std::size_t i = 0; i < from.size(); ++i) {
+      float* d = into[i].grad().data();
+      const float* g = from[i].grad().data();
+      for (std::int64_t j = 0; j < from[i].numel(); ++j) d[j] += g[j];
+    }
+  }
+  adam.step();
+}
+
+void BM_train_lanes(benchmark::State& state, bool every_step, MatmulPrecision precision) {
+  use_legato_threads();
+  MatmulPrecisionScope scope(precision);
+  Model m(state.range(0), state.range(1), state.range(2), state.range(3));
+  LaneShards lanes(m, std::max(1, std::min<int>(num_threads(), int(m.B))));
+  optim::Adam adam(m.params(), 1e-3f);
+  lanes_step(m, lanes, adam, every_step);  // warm-up
+  for (auto _ : state) lanes_step(m, lanes, adam, every_step);
+  const double rows = every_step ? double(m.T * m.B) : double(m.B);
+  set_counters(state, double(m.T * m.B), lstm_flops(m, true) + 6.0 * rows * double(m.H * m.V));
+  state.counters["threads"] = double(lanes.shards.size());
+}
+
 void BM_lstm_train_last(benchmark::State& state) { BM_train(state, false); }
 void BM_lstm_train_seq(benchmark::State& state) { BM_train(state, true); }
 void BM_lstm_train_last_bf16(benchmark::State& state) { BM_train(state, false, MatmulPrecision::bf16); }
 void BM_lstm_train_seq_bf16(benchmark::State& state) { BM_train(state, true, MatmulPrecision::bf16); }
+void BM_lstm_train_last_lanes(benchmark::State& state) { BM_train_lanes(state, false, MatmulPrecision::fp32); }
+void BM_lstm_train_seq_lanes(benchmark::State& state) { BM_train_lanes(state, true, MatmulPrecision::fp32); }
+void BM_lstm_train_last_lanes_bf16(benchmark::State& state) { BM_train_lanes(state, false, MatmulPrecision::bf16); }
+void BM_lstm_train_seq_lanes_bf16(benchmark::State& state) { BM_train_lanes(state, true, MatmulPrecision::bf16); }
 
 // The LSTM alone, forward and backward with a fixed output gradient: no head,
 // no optimiser. The like-for-like of oneDNN's primitive (dnnl_lstm_fwd_bwd).
@@ -351,6 +436,12 @@ BENCHMARK(BM_lstm_fwd_bwd)->Name("lstm_fwd_bwd")->Apply(shapes);
 BENCHMARK(BM_lstm_train_last_bf16)->Name("lstm_train_last_bf16")->Apply(shapes);
 BENCHMARK(BM_lstm_train_seq_bf16)->Name("lstm_train_seq_bf16")->Apply(shapes);
 BENCHMARK(BM_lstm_fwd_bwd_bf16)->Name("lstm_fwd_bwd_bf16")->Apply(shapes);
+#endif
+BENCHMARK(BM_lstm_train_last_lanes)->Name("lstm_train_last_lanes")->Apply(shapes);
+BENCHMARK(BM_lstm_train_seq_lanes)->Name("lstm_train_seq_lanes")->Apply(shapes);
+#if LEGATO_HAVE_BF16
+BENCHMARK(BM_lstm_train_last_lanes_bf16)->Name("lstm_train_last_lanes_bf16")->Apply(shapes);
+BENCHMARK(BM_lstm_train_seq_lanes_bf16)->Name("lstm_train_seq_lanes_bf16")->Apply(shapes);
 #endif
 BENCHMARK(BM_lstm_fwd_bwd_onehot)->Name("lstm_fwd_bwd_onehot")->Apply(shapes);
 BENCHMARK(BM_lstm_forward)->Name("lstm_forward")->Apply(shapes);

@@ -15,11 +15,15 @@
 //    zero state, the target is the token after the window, and the padding
 //    delimiters count as targets. See the comment of that function for how a
 //    sequence-mode model, which never models the padding, is read.
+// 4. generation_precision: where the build has bf16, the generator's step in
+//    bf16 against fp32 on the held-out songs: both NLLs, the mean KL between
+//    their next-token distributions, and how often their top tokens agree.
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +32,7 @@
 #include "legato/music/ngram.hpp"
 
 #include "data.hpp"
+#include "generate.hpp"
 #include "model.hpp"
 #include "parallel.hpp"
 
@@ -264,12 +269,63 @@ inline SeedStyleResult seed_style_accuracy(MelodyLstm& model, const std::vector<
   return r;
 }
 
+// ------------------------------------ generation in bf16 against fp32 ----
+
+// See 4. at the top. Each held-out song is read token by token by two
+// generators, as generate reads a seed: start symbols, then the song; every
+// song token and the song's end are targets.
+struct GenerationPrecision {
+  double nll_fp32 = 0, nll_bf16 = 0;  // nats per target
+  double kl = 0;                      // mean KL(fp32 ‖ bf16) of the next-token distributions, nats
+  double top_agreement = 0;           // share of targets where both put the same token first
+  std::int64_t targets = 0;
+};
+
+inline std::optional<GenerationPrecision> generation_precision(const MelodyLstm& model,
+                                                               const std::vector<SongIds>& songs,
+                                                               const Vocabulary& vocab, std::int64_t start_symbols) {
+  if (!legato::bf16_supported()) return std::nullopt;
+  Generator fp32(model, legato::MatmulPrecision::fp32), bf16(model, legato::MatmulPrecision::bf16);
+  if (!bf16.bf16()) return std::nullopt;  // H not one the AVX-512 engine takes: both are fp32
+  const std::int64_t V = fp32.vocab_size();
+  const std::int32_t slash = vocab.delimiter_id();
+  auto log_softmax = [V](const float* z, std::vector<double>& out) {
+    const double top = *std::max_element(z, z + V);
+    double sum = 0;
+    for (std::int64_t v = 0; v < V; ++v) sum += std::exp(z[v] - top);
+    out.resize(static_cast<std::size_t>(V));
+    for (std::int64_t v = 0; v < V; ++v) out[static_cast<std::size_t>(v)] = z[v] - top - std::log(sum);
+  };
+  GenerationPrecision r;
+  std::vector<double> p, q;  // log-probabilities, fp32 and bf16
+  for (const SongIds& song : songs) {
+    fp32.reset();
+    bf16.reset();
+    for (std::int64_t i = 0; i < start_symbols; ++i) fp32.feed(slash), bf16.feed(slash);
+    for (std::size_t i = 0; i <= song.ids.size(); ++i) {
+      const std::int32_t target = i < song.ids.size() ? song.ids[i] : slash;
+      log_softmax(fp32.logits(), p);
+      log_softmax(bf16.logits(), q);
+      r.nll_fp32 -= p[static_cast<std::size_t>(target)];
+      r.nll_bf16 -= q[static_cast<std::size_t>(target)];
+      for (std::size_t v = 0; v < p.size(); ++v) r.kl += std::exp(p[v]) * (p[v] - q[v]);
+      r.top_agreement += std::max_element(p.begin(), p.end()) - p.begin() == std::max_element(q.begin(), q.end()) - q.begin();
+      ++r.targets;
+      if (i < song.ids.size()) fp32.feed(target), bf16.feed(target);
+    }
+  }
+  const double n = double(std::max<std::int64_t>(1, r.targets));
+  r.nll_fp32 /= n, r.nll_bf16 /= n, r.kl /= n, r.top_agreement /= n;
+  return r;
+}
+
 // ------------------------------------------------ the evaluate command ----
 
 struct EvaluationReport {
   Metrics lstm;
   NGramResult ngram;
   SeedStyleResult seed_style;
+  std::optional<GenerationPrecision> generation;
   std::size_t songs = 0;
 };
 
@@ -281,6 +337,7 @@ inline EvaluationReport evaluate_model(MelodyLstm& model, const Hyper& h, const 
   r.lstm = held_out_metrics(model, data.held_out, data.vocab, h.start_symbols(), threads);
   r.ngram = ngram_baseline(data);
   r.seed_style = seed_style_accuracy(model, data.held_out, data.vocab, h.mode == "window", threads);
+  r.generation = generation_precision(model, data.held_out, data.vocab, h.start_symbols());
   return r;
 }
 
@@ -306,6 +363,10 @@ inline void print_evaluation(const EvaluationReport& r, std::FILE* out) {
   if (r.seed_style.padding_by_rule)
     std::fprintf(out, " (%lld padding targets decided by the format)", static_cast<long long>(r.seed_style.padding_by_rule));
   std::fprintf(out, "\n");
+  if (const auto& g = r.generation)
+    std::fprintf(out, "generation step in bf16 against fp32 (%lld targets): NLL %.5f against %.5f nats, mean KL %.2e "
+                 "nats, same top token %.4f\n",
+                 static_cast<long long>(g->targets), g->nll_bf16, g->nll_fp32, g->kl, g->top_agreement);
 }
 
 }  // namespace melody_lstm

@@ -234,6 +234,12 @@ inline int run_smoke(const SmokeOptions& o) {
   ok(report.ngram.order >= 1 && std::isfinite(report.ngram.metrics.nll()), "the n-gram baseline is computed");
   ok(report.seed_style.accuracy >= 0 && report.seed_style.accuracy <= 1 && report.seed_style.windows > 0,
      "seed-style accuracy is computed");
+  if (legato::bf16_supported()) {
+    const auto& g = report.generation;
+    ok(g && g->targets == report.lstm.targets && std::fabs(g->nll_bf16 - g->nll_fp32) < 0.01 && g->kl < 1e-3 &&
+           g->top_agreement > 0.95,
+       "the generation step in bf16 predicts as fp32 does (NLL within 0.01, KL < 1e-3, same top token > 95%)");
+  }
   print_evaluation(report, stdout);
 
   // 5. generate and complete

@@ -16,7 +16,8 @@
 //   legato::set_matmul_precision(legato::MatmulPrecision::bf16);
 //
 // What it changes (and nothing else): lstm_sequence's recurrent products
-// h_{t-1}·W_hhᵀ and dz_{t+1}·W_hh and its weight gradient dW_hh. Parameters,
+// h_{t-1}·W_hhᵀ and dz_{t+1}·W_hh and its weight gradient dW_hh, and the
+// W_hh·h of an LstmInferLayer built while it is set. Parameters,
 // optimiser state, activations and every other op stay float32, so
 // checkpoints do not change. The default is fp32, which the gradient checks
 // and PyTorch goldens test bit for bit against float references.

@@ -104,14 +104,17 @@ inline Tensor random_leaf(const Shape& shape, Rng& rng, float lo = -1.f, float h
   return Tensor::uniform(shape, lo, hi, rng).set_requires_grad();
 }
 
-// The message of the legato::Error that f throws, or "(no error)".
+// What error_of returns when f throws nothing.
+inline const std::string kNoError = "(no error)";
+
+// The message of the legato::Error that f throws, or kNoError.
 inline std::string error_of(const std::function<void()>& f) {
   try {
     f();
   } catch (const Error& e) {
     return e.what();
   }
-  return "(no error)";
+  return kNoError;
 }
 
 }  // namespace legato::testing

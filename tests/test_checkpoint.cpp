@@ -9,9 +9,11 @@
 #include <string>
 #include <unistd.h>
 
+#include "gradcheck.hpp"
 #include "legato/io.hpp"
 
 using namespace legato;
+using legato::testing::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -28,17 +30,6 @@ struct ScratchDir {
   }
   std::string file(const std::string& name) const { return (path / name).string(); }
 };
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (...) {
-    return "<other exception>";
-  }
-  return "";
-}
 
 // A two-level module: parameters, a buffer and a child, as a layer would register them.
 struct Child : nn::Module {

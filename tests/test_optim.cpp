@@ -11,10 +11,12 @@
 #include <numbers>
 #include <string>
 
+#include "gradcheck.hpp"
 #include "legato/io.hpp"
 #include "legato/optim.hpp"
 
 using namespace legato;
+using legato::testing::error_of;
 
 namespace {
 
@@ -22,17 +24,6 @@ const char* kRegenerate = "regenerate with: python3 tests/fixtures/make_io_fixtu
 
 // Golden tolerance: |legato - torch| <= atol + rtol * |torch|.
 constexpr float kAtol = 1e-6f, kRtol = 1e-5f;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (...) {
-    return "<other exception>";
-  }
-  return "";
-}
 
 void set_grad(Tensor& p, const Tensor& g) { p.impl().grad = g.clone().impl_ptr(); }
 

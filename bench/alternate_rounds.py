@@ -29,10 +29,8 @@ import tempfile
 
 
 def parse_config(text, default_filter):
-    name, _, rest = text.partition(":")
-    rest, _, own_filter = rest.partition("@")
-    if "@" in name:
-        name, _, own_filter = name.partition("@")
+    head, _, own_filter = text.partition("@")  # a filter may itself contain ':'
+    name, _, rest = head.partition(":")
     env = {}
     for pair in filter(None, rest.split(";")):
         key, sep, value = pair.partition("=")
@@ -66,15 +64,16 @@ def main():
                     sys.exit(f"alternate_rounds: {binary} failed for config '{name}': {run.stderr.strip()[-500:]}")
                 with open(out) as f:
                     for b in json.load(f)["benchmarks"]:
-                        key = (b["name"].split("/")[0], name)
+                        key = (b["name"].removesuffix("/real_time"), name)
                         samples[key].append(b["real_time"])
                         units[key] = b.get("time_unit", "")
     if not samples:
         sys.exit("alternate_rounds: no benchmark matched")
-    print(f"{'benchmark':32s} {'config':8s} {'min':>9s} {'median':>9s} {'max':>9s}")
+    width = max(len(key[0]) for key in samples)
+    print(f"{'benchmark':{width}s} {'config':8s} {'min':>9s} {'median':>9s} {'max':>9s}")
     for key in sorted(samples):
         v = samples[key]
-        print(f"{key[0]:32s} {key[1]:8s} {min(v):9.2f} {statistics.median(v):9.2f} {max(v):9.2f} {units[key]}"
+        print(f"{key[0]:{width}s} {key[1]:8s} {min(v):9.2f} {statistics.median(v):9.2f} {max(v):9.2f} {units[key]}"
               f"  (n={len(v)})")
 
 

@@ -140,7 +140,7 @@ struct LaneShards {
           s.ids.values[std::size_t(t * n + b)] = m.ids.values[std::size_t(t * m.B + b0 + b)];
           s.seq_targets.values[std::size_t(t * n + b)] = m.seq_targets.values[std::size_t(t * m.B + b0 + b)];
         }
-      for (std::int64_t b = 0; b < n; ++b) s.last_targets.values[std::size_t(b)] = m.seq_targets.values[std::size_t(b0 + b)];
+      for (std::int64_t b = 0; b < n; ++b) s.last_targets.values[std::size_t(b)] = m.last_targets.values[std::size_t(b0 + b)];
       shards.push_back(std::move(s));
     }
   }
@@ -157,10 +157,12 @@ void lanes_step(Model& m, LaneShards& lanes, optim::Adam& adam, bool every_step)
       to[i].zero_grad();
     }
   }
+  int team = 1;  // threads OpenMP really gave: a shard without one would be missing from the sum
 #pragma omp parallel num_threads(count)
   {
 #ifdef _OPENMP
     const int k = omp_get_thread_num();
+    if (k == 0) team = omp_get_num_threads();
     omp_set_num_threads(1);  // every kernel inside runs on this thread alone
 #else
     const int k = 0;
@@ -174,6 +176,7 @@ void lanes_step(Model& m, LaneShards& lanes, optim::Adam& adam, bool every_step)
                                    s.last_targets);
     loss.backward(Tensor::scalar(float(s.B) / float(m.B)));
   }
+  check(team == count, "lanes_step: OpenMP gave ", team, " threads for ", count, " shards");
   std::vector<Tensor> into = m.params();
   for (int k = 1; k < count; ++k) {  // master += replica, in shard order
     const std::vector<Tensor> from = lanes.shards[std::size_t(k)].params();
@@ -201,12 +204,12 @@ void BM_train_lanes(benchmark::State& state, bool every_step, MatmulPrecision pr
 
 void BM_lstm_train_last(benchmark::State& state) { BM_train(state, false); }
 void BM_lstm_train_seq(benchmark::State& state) { BM_train(state, true); }
-void BM_lstm_train_last_bf16(benchmark::State& state) { BM_train(state, false, MatmulPrecision::bf16); }
-void BM_lstm_train_seq_bf16(benchmark::State& state) { BM_train(state, true, MatmulPrecision::bf16); }
+[[maybe_unused]] void BM_lstm_train_last_bf16(benchmark::State& state) { BM_train(state, false, MatmulPrecision::bf16); }
+[[maybe_unused]] void BM_lstm_train_seq_bf16(benchmark::State& state) { BM_train(state, true, MatmulPrecision::bf16); }
 void BM_lstm_train_last_lanes(benchmark::State& state) { BM_train_lanes(state, false, MatmulPrecision::fp32); }
 void BM_lstm_train_seq_lanes(benchmark::State& state) { BM_train_lanes(state, true, MatmulPrecision::fp32); }
-void BM_lstm_train_last_lanes_bf16(benchmark::State& state) { BM_train_lanes(state, false, MatmulPrecision::bf16); }
-void BM_lstm_train_seq_lanes_bf16(benchmark::State& state) { BM_train_lanes(state, true, MatmulPrecision::bf16); }
+[[maybe_unused]] void BM_lstm_train_last_lanes_bf16(benchmark::State& state) { BM_train_lanes(state, false, MatmulPrecision::bf16); }
+[[maybe_unused]] void BM_lstm_train_seq_lanes_bf16(benchmark::State& state) { BM_train_lanes(state, true, MatmulPrecision::bf16); }
 
 // The LSTM alone, forward and backward with a fixed output gradient: no head,
 // no optimiser. The like-for-like of oneDNN's primitive (dnnl_lstm_fwd_bwd).
@@ -224,7 +227,7 @@ void fwd_bwd(benchmark::State& state, MatmulPrecision precision) {
 }
 
 void BM_lstm_fwd_bwd(benchmark::State& state) { fwd_bwd(state, MatmulPrecision::fp32); }
-void BM_lstm_fwd_bwd_bf16(benchmark::State& state) { fwd_bwd(state, MatmulPrecision::bf16); }
+[[maybe_unused]] void BM_lstm_fwd_bwd_bf16(benchmark::State& state) { fwd_bwd(state, MatmulPrecision::bf16); }
 
 // The same LSTM fed the one-hot matrix (T, B, V) through the dense entry point:
 // what the token-id gather saves (the input GEMM, dW_ih as a GEMM, and dx).
@@ -277,7 +280,7 @@ void generate_token(benchmark::State& state, MatmulPrecision precision) {
 }
 
 void BM_lstm_generate_token(benchmark::State& state) { generate_token(state, MatmulPrecision::fp32); }
-void BM_lstm_generate_token_bf16(benchmark::State& state) { generate_token(state, MatmulPrecision::bf16); }
+[[maybe_unused]] void BM_lstm_generate_token_bf16(benchmark::State& state) { generate_token(state, MatmulPrecision::bf16); }
 
 // Peak arithmetic rates: every thread runs `chains(iterations)`, independent
 // dependency chains on registers only; flops_per_iteration is what one

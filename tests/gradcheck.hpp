@@ -104,15 +104,30 @@ inline Tensor random_leaf(const Shape& shape, Rng& rng, float lo = -1.f, float h
   return Tensor::uniform(shape, lo, hi, rng).set_requires_grad();
 }
 
+// Sets legato's thread count for a scope and restores it at the end.
+class ThreadCountScope {
+ public:
+  explicit ThreadCountScope(int threads) : previous_(num_threads()) { set_num_threads(threads); }
+  ~ThreadCountScope() { set_num_threads(previous_); }
+  ThreadCountScope(const ThreadCountScope&) = delete;
+  ThreadCountScope& operator=(const ThreadCountScope&) = delete;
+
+ private:
+  int previous_;
+};
+
 // What error_of returns when f throws nothing.
 inline const std::string kNoError = "(no error)";
 
-// The message of the legato::Error that f throws, or kNoError.
+// The message of the legato::Error that f throws, or kNoError; any other
+// exception is named as such, so that a check on the message fails with it.
 inline std::string error_of(const std::function<void()>& f) {
   try {
     f();
   } catch (const Error& e) {
     return e.what();
+  } catch (const std::exception& e) {
+    return std::string("(not a legato::Error) ") + e.what();
   }
   return kNoError;
 }

@@ -246,7 +246,7 @@ TEST_CASE("LstmInferLayer in bf16 steps as the bf16 training engine, and within 
       from_fp32 = std::max(from_fp32, double(max_abs_diff(h, h32)));
     }
     MESSAGE("H = ", H, ": max |h_bf16 - h_fp32| over ", T, " steps = ", from_fp32);
-    CHECK(from_fp32 < 0.005);
+    CHECK(from_fp32 < 2e-3);
     CHECK(from_fp32 > 1e-5);  // the bf16 product really ran
   }
 }

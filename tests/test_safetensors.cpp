@@ -38,8 +38,6 @@ struct ScratchDir {
   std::string file(const std::string& name) const { return (path / name).string(); }
 };
 
-// The message of the legato::Error that f throws ("" when it does not throw,
-// "<other exception>" when it throws anything else).
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // A safetensors file from a header text and a data area.

@@ -18,7 +18,7 @@
 // W_hh in bf16 and rounds h to bf16 for the recurrent product, summing in
 // float, exactly as the training engine's bf16 forward does; the gates, c
 // and the input table stay float. Half the bytes of W_hh then fit one core's
-// L2 at H = 256, so the step runs on one thread.
+// L2 at H = 256, so one thread is as fast as two are in fp32.
 
 #include <Eigen/Core>
 #include <cmath>
@@ -145,19 +145,17 @@ class LstmInferLayer {
 
   // W_hh h over the packed panels, four panels (16 accumulators, enough
   // independent FMA chains to keep the unit busy) at a time, each followed by
-  // the gate math of its 16 units. Where W_hh is larger than half of one
-  // core's L2 (1 MB on Zen 4), the threads split the panels, always the same
-  // way, so that each core keeps its share of W_hh in its own L2 from token
-  // to token; below that, one thread is faster than waking a second. h is
-  // read whole before any of it changes: the new h goes to a scratch row
-  // first.
+  // the gate math of its 16 units. The threads split the panels, always the
+  // same way, so that each core keeps its share of W_hh in its own L2 from
+  // token to token (in fp32 at H = 256 one core's L2 cannot hold all of W_hh
+  // and the rest). h is read whole before any of it changes: the new h goes
+  // to a scratch row first.
   void step_row_avx512(const float* in, float* h, float* c) {
     const std::int64_t panels = H_ / 16;
-    const std::int64_t weight_bytes = static_cast<std::int64_t>(packed_.size() * sizeof(std::uint32_t));
 #if LEGATO_HAVE_BF16
     if (bf16_) bf16::convert(h, reinterpret_cast<std::uint16_t*>(h_words_.data()), H_);
 #endif
-#pragma omp parallel if (weight_bytes > kOneCoreWeightBytes)
+#pragma omp parallel if (panels >= 8)
     {
       std::int64_t p_begin, p_end;
       lstm_kernels::avx512::split(panels, lstm_kernels::avx512::thread_id(), lstm_kernels::avx512::thread_count(),
@@ -169,9 +167,10 @@ class LstmInferLayer {
 
   void gate_panels(const float* in, const float* h, float* c, std::int64_t p_begin, std::int64_t p_end) {
     const std::int64_t K = bf16_ ? H_ / 2 : H_;
+    if (p_begin >= p_end) return;  // more threads than panels: nothing for this one
     // Groups of four panels start at multiples of 4 (the packing's groups); a
     // thread's range may start or end inside one, so it takes the panels of
-    // each group that fall in [p_begin, p_end).
+    // each group that fall in [p_begin, p_end): 1 to 4 of them.
     for (std::int64_t g0 = p_begin / 4 * 4; g0 < p_end; g0 += 4) {
       const std::int64_t group = std::min<std::int64_t>(4, H_ / 16 - g0);  // panels in the packed group
       const std::int64_t p0 = std::max(g0, p_begin);
@@ -180,13 +179,14 @@ class LstmInferLayer {
         case 4: panel_run<4>(in, h, c, base, group, p0); break;
         case 3: panel_run<3>(in, h, c, base, group, p0); break;
         case 2: panel_run<2>(in, h, c, base, group, p0); break;
-        default: panel_run<1>(in, h, c, base, group, p0); break;
+        case 1: panel_run<1>(in, h, c, base, group, p0); break;
       }
     }
   }
 
   // Panels p0 … p0 + Count - 1, read from `base` with a stride of `group`
-  // panels per k: z = in + W_hh h for their 16·Count units, then the gates.
+  // panels (64·group words) per k, or per pair of k in bf16: z = in + W_hh h
+  // for their 16·Count units, then the gates.
   template <int Count>
   void panel_run(const float* in, const float* h, float* c, const std::uint32_t* base, std::int64_t group,
                  std::int64_t p0) {
@@ -226,9 +226,6 @@ class LstmInferLayer {
     }
   }
 #endif
-
-  // Weights up to this size stay on one thread (see step_row_avx512).
-  static constexpr std::int64_t kOneCoreWeightBytes = 512 * 1024;
 
   std::int64_t I_ = 0, H_ = 0;
   std::vector<float> w_ih_, w_hh_;  // (4H, I), (4H, H)

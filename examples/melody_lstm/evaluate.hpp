@@ -52,19 +52,29 @@ struct Metrics {
 
 namespace detail {
 
+// out (V) = log softmax(row), in double, the largest logit subtracted first;
+// returns the index of the largest logit (the first, on ties).
+inline std::int64_t log_softmax_row(const float* row, std::int64_t V, std::vector<double>& out) {
+  std::int64_t best = 0;
+  for (std::int64_t v = 1; v < V; ++v)
+    if (row[v] > row[best]) best = v;
+  double total = 0;
+  for (std::int64_t v = 0; v < V; ++v) total += std::exp(double(row[v]) - row[best]);
+  const double log_total = std::log(total);
+  out.resize(static_cast<std::size_t>(V));
+  for (std::int64_t v = 0; v < V; ++v) out[static_cast<std::size_t>(v)] = double(row[v]) - row[best] - log_total;
+  return best;
+}
+
 // Adds the scores of logits (N, V) against targets (N) to m (kIgnore skipped).
 inline void score_rows(const float* logits, std::int64_t V, const std::vector<std::int32_t>& targets,
                        std::int32_t hold, Metrics& m) {
+  std::vector<double> log_p;
   for (std::size_t n = 0; n < targets.size(); ++n) {
     const std::int32_t y = targets[n];
     if (y == kIgnore) continue;
-    const float* row = logits + static_cast<std::int64_t>(n) * V;
-    std::int64_t best = 0;
-    for (std::int64_t v = 1; v < V; ++v)
-      if (row[v] > row[best]) best = v;
-    double total = 0;
-    for (std::int64_t v = 0; v < V; ++v) total += std::exp(double(row[v]) - row[best]);
-    m.nll_sum += std::log(total) - (double(row[y]) - row[best]);  // -log softmax(row)[y]
+    const std::int64_t best = log_softmax_row(logits + static_cast<std::int64_t>(n) * V, V, log_p);
+    m.nll_sum -= log_p[static_cast<std::size_t>(y)];
     ++m.targets;
     m.correct += best == y;
     if (y != hold) {
@@ -289,13 +299,6 @@ inline std::optional<GenerationPrecision> generation_precision(const MelodyLstm&
   if (!bf16.bf16()) return std::nullopt;  // H not one the AVX-512 engine takes: both are fp32
   const std::int64_t V = fp32.vocab_size();
   const std::int32_t slash = vocab.delimiter_id();
-  auto log_softmax = [V](const float* z, std::vector<double>& out) {
-    const double top = *std::max_element(z, z + V);
-    double sum = 0;
-    for (std::int64_t v = 0; v < V; ++v) sum += std::exp(z[v] - top);
-    out.resize(static_cast<std::size_t>(V));
-    for (std::int64_t v = 0; v < V; ++v) out[static_cast<std::size_t>(v)] = z[v] - top - std::log(sum);
-  };
   GenerationPrecision r;
   std::vector<double> p, q;  // log-probabilities, fp32 and bf16
   for (const SongIds& song : songs) {
@@ -304,12 +307,12 @@ inline std::optional<GenerationPrecision> generation_precision(const MelodyLstm&
     for (std::int64_t i = 0; i < start_symbols; ++i) fp32.feed(slash), bf16.feed(slash);
     for (std::size_t i = 0; i <= song.ids.size(); ++i) {
       const std::int32_t target = i < song.ids.size() ? song.ids[i] : slash;
-      log_softmax(fp32.logits(), p);
-      log_softmax(bf16.logits(), q);
+      const std::int64_t top_fp32 = detail::log_softmax_row(fp32.logits(), V, p);
+      const std::int64_t top_bf16 = detail::log_softmax_row(bf16.logits(), V, q);
       r.nll_fp32 -= p[static_cast<std::size_t>(target)];
       r.nll_bf16 -= q[static_cast<std::size_t>(target)];
       for (std::size_t v = 0; v < p.size(); ++v) r.kl += std::exp(p[v]) * (p[v] - q[v]);
-      r.top_agreement += std::max_element(p.begin(), p.end()) - p.begin() == std::max_element(q.begin(), q.end()) - q.begin();
+      r.top_agreement += top_fp32 == top_bf16;
       ++r.targets;
       if (i < song.ids.size()) fp32.feed(target), bf16.feed(target);
     }

@@ -190,3 +190,52 @@ TEST_CASE("E-VAE1: numeric steps, length 128, /100, and the seed's decoder") {
   CHECK(encode_vae1_values(long_song).size() == 128);
   CHECK(encode_vae1_values(long_song)[124] == 60);
 }
+
+// ------------------------------------------------------- metric position ----
+
+namespace {
+std::vector<int> positions_of(const std::vector<StepMeter>& m) {
+  std::vector<int> out;
+  for (const StepMeter& s : m) out.push_back(s.position);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("step_meters: an upbeat counts from its bar's start, barlines restart the count") {
+  // 2/4 (8 steps a bar); an eighth upbeat (2 steps), a full bar, a final quarter.
+  const Song s = parse_kern("**kern\n*M2/4\n8c\n=1\n4d\n4e\n=2\n4f\n==\n*-\n");
+  const std::vector<StepMeter> m = step_meters(s);
+  REQUIRE(m.size() == 2 + 8 + 4 + 1);  // every step, and the one after the end
+  CHECK(positions_of(m) == std::vector<int>{6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 0});
+  for (const StepMeter& step : m) CHECK(step.bar_steps == 8);
+}
+
+TEST_CASE("step_meters: meter changes, songs without barlines, and songs with no meter at all") {
+  const Song change = parse_kern("**kern\n*M2/4\n=1\n2c\n=2\n*M3/8\n4.d\n=3\n8e\n*-\n");
+  const std::vector<StepMeter> m = step_meters(change);
+  REQUIRE(m.size() == 8 + 6 + 2 + 1);
+  CHECK(m[0] == StepMeter{0, 8});
+  CHECK(m[7] == StepMeter{7, 8});
+  CHECK(m[8] == StepMeter{0, 6});   // the new meter takes effect at its barline
+  CHECK(m[14] == StepMeter{0, 6});
+  CHECK(m[16] == StepMeter{2, 6});  // after the end
+
+  const Song no_bars = parse_kern("**kern\n*M3/4\n2c\n2d\n2e\n*-\n");
+  CHECK(positions_of(step_meters(no_bars)) ==
+        std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0});
+
+  const Song bare = parse_kern("**kern\n4c\n4d\n*-\n");
+  for (const StepMeter& step : step_meters(bare)) CHECK(step == StepMeter{-1, 0});
+}
+
+TEST_CASE("MetricClock: an upbeat, the wrap at the barline, and going on from a known step") {
+  MetricClock clock(12, 4);  // 3/4, one quarter before the first barline
+  std::vector<int> seen;
+  for (int i = 0; i < 6; ++i, clock.advance()) seen.push_back(clock.now().position);
+  CHECK(seen == std::vector<int>{8, 9, 10, 11, 0, 1});
+  CHECK(clock.now().bar_steps == 12);
+  CHECK(MetricClock::starting_at({5, 8}, 8).now() == StepMeter{5, 8});
+  CHECK(MetricClock::starting_at({-1, 0}, 8).now() == StepMeter{0, 8});
+  CHECK_THROWS_WITH_AS(MetricClock(8, 8), doctest::Contains("upbeat of 8 steps"), Error);
+  CHECK_THROWS_WITH_AS(MetricClock(0, 0), doctest::Contains("not a bar"), Error);
+}

@@ -12,6 +12,7 @@
 #include "legato/music/key.hpp"
 #include "legato/music/corpus.hpp"
 #include "legato/music/timeseries.hpp"
+#include "legato/music/metric_position.hpp"
 #include "legato/music/vocabulary.hpp"
 #include "legato/music/twoseq.hpp"
 #include "legato/music/vae_series.hpp"

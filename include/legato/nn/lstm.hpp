@@ -17,7 +17,8 @@
 // Token ids. forward_ids() treats ids as one-hot vectors of size input_size
 // (= V) with the same parameters as PyTorch's nn.LSTM(input_size=V): the
 // input term of a one-hot row v is column v of W_ih, so it is gathered
-// instead of multiplied.
+// instead of multiplied. With ids (T, B, K) each row is the sum of K one-hot
+// rows: K one-hot features side by side, K columns of W_ih summed.
 
 
 #include "legato/nn/init.hpp"
@@ -26,6 +27,7 @@
 #include "legato/ops/dropout.hpp"
 #include "legato/ops/lstm.hpp"
 #include "legato/ops/matmul.hpp"
+#include "legato/ops/reduce.hpp"
 #include "legato/ops/shape.hpp"
 
 namespace legato::nn {
@@ -58,6 +60,12 @@ inline LSTMState lstm_cell_step(const Tensor& x_term, const Tensor& h, const Ten
 // b_ih, for ids of shape S -> S + (4H). Same as one_hot(ids, V) W_ih^T + b_ih.
 inline Tensor lstm_ids_projection(const Ids& ids, const Tensor& w_ih, const Tensor& b_ih) {
   return add(gather_rows(transpose(w_ih), ids), b_ih);
+}
+
+// The same for multi-hot rows: ids (T, B, K) -> (T, B, 4H), the K gathered
+// columns summed.
+inline Tensor lstm_multi_hot_projection(const Ids& ids, const Tensor& w_ih, const Tensor& b_ih) {
+  return add(sum(gather_rows(transpose(w_ih), ids), 2), b_ih);
 }
 
 // --------------------------------------------------------------- LSTMCell ----
@@ -168,17 +176,22 @@ class LSTM : public Module {
     return run(&xt, nullptr, xt.size(0), xt.size(1), initial);
   }
 
-  // ids (T, B), or (B, T) when batch_first, values in 0..input_size-1, read as one-hot rows.
+  // ids (T, B), or (B, T) when batch_first, values in 0..input_size-1, read as
+  // one-hot rows. ids (T, B, K) or (B, T, K): each input row is the sum of K
+  // one-hot rows (K features side by side; ops/lstm.hpp, lstm_sequence_ids).
   LSTMOutput forward_ids(const Ids& ids, const LSTMState* initial = nullptr) {
-    check(ids.shape.size() == 2 && static_cast<std::int64_t>(ids.values.size()) == numel_of(ids.shape),
-          "LSTM: ids of shape ", shape_str(ids.shape), " are not ", opt_.batch_first ? "(B, T)" : "(T, B)");
+    const bool multi = ids.shape.size() == 3 && ids.shape[2] >= 1;
+    check((ids.shape.size() == 2 || multi) && static_cast<std::int64_t>(ids.values.size()) == numel_of(ids.shape),
+          "LSTM: ids of shape ", shape_str(ids.shape), " are not ", opt_.batch_first ? "(B, T) or (B, T, K)" : "(T, B) or (T, B, K)");
     Ids time_major = ids;
-    if (opt_.batch_first) {  // (B, T) -> (T, B)
-      const std::int64_t B = ids.shape[0], T = ids.shape[1];
-      time_major.shape = {T, B};
+    if (opt_.batch_first) {  // (B, T[, K]) -> (T, B[, K])
+      const std::int64_t B = ids.shape[0], T = ids.shape[1], K = multi ? ids.shape[2] : 1;
+      time_major.shape = multi ? Shape{T, B, K} : Shape{T, B};
       for (std::int64_t b = 0; b < B; ++b)
         for (std::int64_t t = 0; t < T; ++t)
-          time_major.values[static_cast<std::size_t>(t * B + b)] = ids.values[static_cast<std::size_t>(b * T + t)];
+          for (std::int64_t q = 0; q < K; ++q)
+            time_major.values[static_cast<std::size_t>((t * B + b) * K + q)] =
+                ids.values[static_cast<std::size_t>((b * T + t) * K + q)];
     }
     return run(nullptr, &time_major, time_major.shape[0], time_major.shape[1], initial);
   }
@@ -236,9 +249,9 @@ class LSTM : public Module {
         h_t = reshape(slice(packed, 0, T - 1, T), {B, H});
         c_t = reshape(slice(packed, 0, T, T + 1), {B, H});
       } else {
-        const Tensor x_terms = from_ids ? lstm_ids_projection(*ids, p.w_ih, p.b_ih)
-                                        : linear(input, p.w_ih, p.b_ih);  // (T, B, 4H), all steps at once
-        LSTMState s{h0.defined() ? h0 : Tensor::zeros({B, H}), c0.defined() ? c0 : Tensor::zeros({B, H})};
+        const Tensor x_terms = !from_ids                ? linear(input, p.w_ih, p.b_ih)  // (T, B, 4H), all steps at once
+                               : ids->shape.size() == 3 ? lstm_multi_hot_projection(*ids, p.w_ih, p.b_ih)
+                                                        : lstm_ids_projection(*ids, p.w_ih, p.b_ih);        LSTMState s{h0.defined() ? h0 : Tensor::zeros({B, H}), c0.defined() ? c0 : Tensor::zeros({B, H})};
         std::vector<Tensor> outs;
         outs.reserve(static_cast<std::size_t>(T));
         for (std::int64_t t = 0; t < T; ++t) {

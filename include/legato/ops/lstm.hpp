@@ -34,6 +34,7 @@
 // row T-1). Gradients flow to x, h0, c0 and all four weights.
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -200,6 +201,23 @@ inline bool fast_engine_runs(const Dims& d) {
 #endif
 }
 
+// The input terms of multi-hot rows (lstm_sequence_ids with K ids per row):
+// out row r (4H) = table[ids[r, 0]] + Σ_{q≥1} w_ih_t[ids[r, q]], where
+// w_ih_t (V, 4H) is W_ihᵀ and the table is W_ihᵀ with both biases folded in,
+// so that they count once. Summed in this order so that LstmInferLayer's
+// step gives the same bits.
+inline void multi_hot_rows(const std::int32_t* ids, std::int64_t rows, std::int64_t K, const float* table,
+                           const float* w_ih_t, std::int64_t G, float* out) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float* o = out + r * G;
+    std::copy_n(table + std::int64_t(ids[r * K]) * G, G, o);
+    for (std::int64_t q = 1; q < K; ++q) {
+      const float* w = w_ih_t + std::int64_t(ids[r * K + q]) * G;
+      for (std::int64_t k = 0; k < G; ++k) o[k] += w[k];
+    }
+  }
+}
+
 // Runs the forward recurrence with the fastest engine this build has.
 // keep_all: save gates (T, B, 4H) and c (T+1, B, H) for the backward pass;
 // otherwise gates (1, B, 4H) and c (2, B, H) are scratch (see forward_portable).
@@ -235,9 +253,12 @@ inline void run_backward(const Dims& d, const float* grad_out, const float* w_hh
   if (grads.db)  // db (4H) = column sums of dz (T·B, 4H)
     for (std::int64_t r = 0; r < rows; ++r)
       for (std::int64_t k = 0; k < G; ++k) grads.db[k] += grads.dz[r * G + k];
-  if (grads.dw_ih_t)  // dW_ihᵀ[v] += dz row of every step whose token is v
+  if (grads.dw_ih_t)  // dW_ihᵀ[v] += dz row of every step with v among its ids
     for (std::int64_t r = 0; r < rows; ++r)
-      for (std::int64_t k = 0; k < G; ++k) grads.dw_ih_t[std::int64_t(grads.ids[r]) * G + k] += grads.dz[r * G + k];
+      for (std::int64_t q = 0; q < grads.ids_per_row; ++q) {
+        float* w = grads.dw_ih_t + std::int64_t(grads.ids[r * grads.ids_per_row + q]) * G;
+        for (std::int64_t k = 0; k < G; ++k) w[k] += grads.dz[r * G + k];
+      }
 }
 
 // With the bf16 engine and an even B, the backward writes dz straight in the
@@ -380,21 +401,29 @@ inline Tensor lstm_sequence(const Tensor& x, const Tensor& h0, const Tensor& c0,
 // ids (T, B) with values in [0, V); w_ih (4H, V). Same as lstm_sequence with
 // x = one_hot(ids, V), but the input projection gathers columns of W_ih and
 // dW_ih is a scatter-add; ids get no gradient. Returns (T+1, B, H).
+//
+// ids (T, B, K): the input of step (t, b) is the sum of K one-hot rows, x =
+// Σ_q one_hot(ids[t, b, q], V). With the K ids in disjoint ranges of V this
+// is K one-hot features side by side (melody_lstm: a token, its position in
+// the bar and the bar's length), and the input projection sums K columns.
 inline Tensor lstm_sequence_ids(const Ids& ids, const Tensor& h0, const Tensor& c0, const Tensor& w_ih,
                                 const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
   using namespace lstm_detail;
   constexpr const char* op = "lstm_sequence_ids";
-  check(ids.shape.size() == 2, op, ": ids of shape ", shape_str(ids.shape), " are not (T, B)");
+  check(ids.shape.size() == 2 || (ids.shape.size() == 3 && ids.shape[2] >= 1), op, ": ids of shape ",
+        shape_str(ids.shape), " are not (T, B) or (T, B, K)");
   check(static_cast<std::int64_t>(ids.values.size()) == numel_of(ids.shape), op, ": ids of shape ",
         shape_str(ids.shape), " hold ", ids.values.size(), " values");
   check(w_ih.defined() && w_ih.dim() == 2, op, ": w_ih must be (4H, V)");
   const std::int64_t V = w_ih.size(1);
+  const std::int64_t K = ids.shape.size() == 3 ? ids.shape[2] : 1;  // ids per (t, b)
   const Dims d = check_args(op, ids.shape[0], ids.shape[1], V, "ids (one-hot over V = w_ih.size(1))", ids.shape, h0,
                             c0, w_ih, w_hh, b_ih, b_hh);
   const std::int64_t T = d.T, B = d.B, H = d.H, G = 4 * d.H;
-  for (std::int64_t k = 0; k < T * B; ++k) {
+  for (std::int64_t k = 0; k < T * B * K; ++k) {
     const std::int32_t id = ids.values[static_cast<std::size_t>(k)];
-    check(id >= 0 && id < V, op, ": token id ", id, " at (t=", k / B, ", b=", k % B, ") is outside [0, ", V,
+    check(id >= 0 && id < V, op, ": token id ", id, " at (t=", k / K / B, ", b=", k / K % B,
+          K > 1 ? legato::detail::concat(", k=", k % K) : std::string(), ") is outside [0, ", V,
           ") for w_ih of shape ", shape_str(w_ih.shape()));
   }
 
@@ -407,10 +436,19 @@ inline Tensor lstm_sequence_ids(const Ids& ids, const Tensor& h0, const Tensor& 
     tab.rowwise() += bi + bh;
   }
   lstm_kernels::InputRows input;
-  input.table = table.data();
-  input.ids = ids.values.data();
   input.B = B;
   input.G = G;
+  Tensor xw;  // K > 1: (T, B, 4H), row (t, b) = table[ids[t, b, 0]] + Σ_{q≥1} column ids[t, b, q] of W_ih
+  if (K == 1) {
+    input.table = table.data();
+    input.ids = ids.values.data();
+  } else {
+    Tensor w_ih_t = Tensor::empty({V, G});
+    MatrixMap(w_ih_t.data(), V, G) = ConstMatrixMap(w_ih.data(), G, V).transpose();
+    xw = Tensor::empty({T, B, G});
+    multi_hot_rows(ids.values.data(), T * B, K, table.data(), w_ih_t.data(), G, xw.data());
+    input.xw = xw.data();
+  }
 
   const bool keep = needs_grad({h0, c0, w_ih, w_hh, b_ih, b_hh});  // see lstm_sequence
   Tensor out = Tensor::empty({T + 1, B, H});
@@ -421,7 +459,7 @@ inline Tensor lstm_sequence_ids(const Ids& ids, const Tensor& h0, const Tensor& 
 
   // Inputs: h0, c0, w_ih, w_hh, b_ih, b_hh. The ids are copied into the closure (plain values).
   record(out, op, {h0, c0, w_ih, w_hh, b_ih, b_hh},
-         [d, gates, c, ids = ids.values](const Inputs& in, const Tensor& out, const Tensor& grad_out) {
+         [d, K, gates, c, ids = ids.values](const Inputs& in, const Tensor& out, const Tensor& grad_out) {
            const std::int64_t T = d.T, B = d.B, V = d.I, H = d.H, G = 4 * d.H;
            const bool want_h0 = in[0].defined() && in[0].requires_grad();
            const bool want_w = in[2].requires_grad(), want_b = in[4].requires_grad() || in[5].requires_grad();
@@ -436,7 +474,7 @@ inline Tensor lstm_sequence_ids(const Ids& ids, const Tensor& h0, const Tensor& 
            Tensor dwt = want_w ? Tensor::zeros({V, G}) : Tensor();
            lstm_kernels::BackwardOut out_grads{dz, want_h0 ? dh0.data() : nullptr, dc0.data(),
                                                want_b ? db.data() : nullptr, want_w ? dwt.data() : nullptr,
-                                               ids.data(), dz_words};
+                                               ids.data(), dz_words, K};
            run_backward(d, grad_out.data(), in[3].data(), gates.data(), c.data(), out_grads);
 
            Grads grads(6);

@@ -21,6 +21,7 @@
 // L2 at H = 256, so one thread is as fast as two are in fp32.
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -61,6 +62,10 @@ class LstmInferLayer {
     for (std::int64_t k = 0; k < G; ++k) bias_[std::size_t(k)] = b_ih.data()[k] + b_hh.data()[k];
     for (std::int64_t v = 0; v < I_; ++v)
       for (std::int64_t k = 0; k < G; ++k) table_[std::size_t(v * G + k)] = w_ih.data()[k * I_ + v] + bias_[std::size_t(k)];
+    w_ih_t_.resize(static_cast<std::size_t>(I_ * G));  // (I, 4H) = W_ihᵀ, for the ids after the first of a multi-hot row
+    for (std::int64_t v = 0; v < I_; ++v)
+      for (std::int64_t k = 0; k < G; ++k) w_ih_t_[std::size_t(v * G + k)] = w_ih.data()[k * I_ + v];
+    multi_hot_.resize(static_cast<std::size_t>(G));
     z_.resize(static_cast<std::size_t>(G));
     h_next_.resize(static_cast<std::size_t>(H_));
 #if LEGATO_LSTM_FAST_ENGINE
@@ -97,6 +102,27 @@ class LstmInferLayer {
       check(ids[b] >= 0 && ids[b] < I_, "LstmInferLayer::step_ids: token id ", ids[b], " at row ", b,
             " is outside [0, ", I_, ")");
       step_row(table_.data() + std::int64_t(ids[b]) * 4 * H_, nullptr, h + b * H_, c + b * H_);
+    }
+  }
+
+  // One step for B rows whose input is the sum of K one-hot rows, ids (B, K)
+  // in [0, I) (ops/lstm.hpp, lstm_sequence_ids with ids (T, B, K)): the input
+  // term is the table row of the first id plus the W_ih columns of the others,
+  // summed in the training op's order. h, c (B, H) in place.
+  void step_multi_hot(const std::int32_t* ids, std::int64_t K, std::int64_t B, float* h, float* c) {
+    check(K >= 1, "LstmInferLayer::step_multi_hot: K = ", K, " ids per row");
+    const std::int64_t G = 4 * H_;
+    for (std::int64_t b = 0; b < B; ++b) {
+      for (std::int64_t q = 0; q < K; ++q)
+        check(ids[b * K + q] >= 0 && ids[b * K + q] < I_, "LstmInferLayer::step_multi_hot: id ", ids[b * K + q],
+              " at row ", b, ", position ", q, " is outside [0, ", I_, ")");
+      float* in = multi_hot_.data();
+      std::copy_n(table_.data() + std::int64_t(ids[b * K]) * G, G, in);
+      for (std::int64_t q = 1; q < K; ++q) {
+        const float* w = w_ih_t_.data() + std::int64_t(ids[b * K + q]) * G;
+        for (std::int64_t k = 0; k < G; ++k) in[k] += w[k];
+      }
+      step_row(in, nullptr, h + b * H_, c + b * H_);
     }
   }
 
@@ -231,6 +257,8 @@ class LstmInferLayer {
   std::vector<float> w_ih_, w_hh_;  // (4H, I), (4H, H)
   std::vector<float> bias_;         // (4H) = b_ih + b_hh
   std::vector<float> table_;        // (I, 4H) = W_ihᵀ + b_ih + b_hh
+  std::vector<float> w_ih_t_;       // (I, 4H) = W_ihᵀ
+  std::vector<float> multi_hot_;    // (4H): the input term of one multi-hot row
   std::vector<float> z_;            // (4H) scratch
   std::vector<float> h_next_;       // (H) scratch
   std::vector<std::uint32_t> packed_;  // W_hh as the AVX-512 engine's forward panels, in words (empty: portable)

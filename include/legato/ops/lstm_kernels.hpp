@@ -64,12 +64,15 @@ struct BackwardOut {
   float* dh0;                // (B, H) or null
   float* dc0;                // (B, H)
   float* db;                 // (4H) or null: column sums of dz
-  float* dw_ih_t;            // (V, 4H) or null: row ids[t, b] += dz_t[b]
-  const std::int32_t* ids;   // (T, B), with dw_ih_t
+  float* dw_ih_t;            // (V, 4H) or null: row ids[t, b, q] += dz_t[b] for each q
+  const std::int32_t* ids;   // (T, B, ids_per_row), with dw_ih_t
   // bf16 engine only, B even: dz in bf16 words of rows (t, b), (t, b+1), laid
   // out as the A operand of gemm_avx512::gemm_at_b_bf16_pairs (T·B/2 pairs),
   // for dW_hh. Saves writing dz in float and converting it afterwards.
   std::uint32_t* dz_words = nullptr;
+  // Token ids per (t, b): 1 for one-hot input, K for the sum of K one-hots
+  // (a multi-hot row, e.g. a token and its position in the bar).
+  std::int64_t ids_per_row = 1;
 };
 
 // Tests and benchmarks switch to the portable engine with this flag (or the
@@ -438,6 +441,7 @@ inline void backward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, co
   float* const db = out.db;
   float* const dw_ih_t = out.dw_ih_t;
   const std::int32_t* const ids = out.ids;
+  const std::int64_t ids_per_row = out.ids_per_row;
   using namespace avx512;
   const std::int64_t G = 4 * H, panels = (H + 63) / 64;
   const bool pairs = LEGATO_HAVE_BF16 && bf16;
@@ -519,7 +523,6 @@ inline void backward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, co
                   _mm512_mul_ps(_mm512_mul_ps(dct, i), _mm512_fnmadd_ps(g, g, one)),               // dz_g
                   _mm512_mul_ps(_mm512_mul_ps(dh, tc), _mm512_mul_ps(o, _mm512_sub_ps(one, o)))};  // dz_o
               store(dc + b * H + n, _mm512_mul_ps(dct, f));  // ∂L/∂c_{t-1}
-              float* w = dw_ih_t ? dw_ih_t + std::int64_t(ids[t * B + b]) * G + n : nullptr;
               for (int k = 0; k < 4; ++k) {
                 if (dz_t) store(dz_t + b * G + k * H + n, d[k]);
 #if LEGATO_HAVE_BF16
@@ -534,8 +537,12 @@ inline void backward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, co
                 }
 #endif
                 db_tile[k] = _mm512_add_ps(db_tile[k], d[k]);
-                if (w) store(w + k * H, _mm512_add_ps(load(w + k * H), d[k]));
               }
+              if (dw_ih_t)  // dW_ihᵀ: the dz row goes to the row of each of its ids
+                for (std::int64_t q = 0; q < ids_per_row; ++q) {
+                  float* w = dw_ih_t + std::int64_t(ids[(t * B + b) * ids_per_row + q]) * G + n;
+                  for (int k = 0; k < 4; ++k) store(w + k * H, _mm512_add_ps(load(w + k * H), d[k]));
+                }
             }
             if (db)
               for (int k = 0; k < 4; ++k) store(db + k * H + n, _mm512_add_ps(load(db + k * H + n), db_tile[k]));

@@ -1,0 +1,96 @@
+#pragma once
+// Where each 16th step of a melody falls in its bar: the metric position
+// that a model can read beside the E-TS token (timeseries.hpp).
+//
+//   std::vector<StepMeter> m = step_meters(song);   // one per step, plus the step after the end
+//   m[t].position    // 16ths since the bar began (an upbeat counts from its bar's start)
+//   m[t].bar_steps   // 16ths per bar of the meter in effect (3/4 -> 12), 0 when unknown
+//
+//   MetricClock clock(Meter::regular_meter(3, 4), /*pickup_steps=*/4);  // generation
+//   clock.now();  clock.advance();
+//
+// Positions come from the barlines of the song, so irregular bars and meter
+// changes are followed as written. Before the first barline, a bar shorter
+// than the meter's is an upbeat: a 4/4 song that starts with one quarter
+// before its first barline starts at position 12. A song without barlines
+// counts from its start, modulo the bar of its meter when it has one. A
+// position stays -1 where none of this applies (no barline and no meter).
+
+#include <cstdint>
+#include <vector>
+
+#include "legato/music/song.hpp"
+#include "legato/music/timeseries.hpp"
+#include "legato/util/error.hpp"
+
+namespace legato::music {
+
+struct StepMeter {
+  int position = -1;  // 16ths since the bar began, or -1 when unknown
+  int bar_steps = 0;  // 16ths per bar of the meter in effect, 0 when unknown or irregular
+  friend bool operator==(const StepMeter&, const StepMeter&) = default;
+};
+
+// One entry per step of encode_timeseries(song), and one more for the step
+// just after the song (where its end is predicted).
+inline std::vector<StepMeter> step_meters(const Song& song) {
+  const std::size_t events = song.events.size();
+  std::vector<std::int64_t> event_step(events + 1, 0);  // first step of each event; the last entry is the length
+  for (std::size_t i = 0; i < events; ++i) event_step[i + 1] = event_step[i] + timeseries_steps(song.events[i].duration);
+  const std::int64_t length = event_step[events];
+  auto step_of = [&](std::size_t at) { return event_step[at < events ? at : events]; };
+
+  std::vector<std::int64_t> bar_starts;  // steps where a barline stands, ascending
+  for (const Barline& b : song.barlines) {
+    const std::int64_t s = step_of(b.at);
+    if (bar_starts.empty() || s > bar_starts.back()) bar_starts.push_back(s);
+  }
+  std::vector<StepMeter> out(static_cast<std::size_t>(length + 1));
+  std::size_t next_meter = 0, next_bar = 0;
+  int bar_steps = 0;
+  std::int64_t bar_start = -1;  // step of the last barline passed, -1 before the first
+  for (std::int64_t t = 0; t <= length; ++t) {
+    while (next_meter < song.meters.size() && step_of(song.meters[next_meter].at) <= t)
+      bar_steps = static_cast<int>(timeseries_steps(song.meters[next_meter++].value.bar_length()));
+    while (next_bar < bar_starts.size() && bar_starts[next_bar] <= t) bar_start = bar_starts[next_bar++];
+    StepMeter& m = out[static_cast<std::size_t>(t)];
+    m.bar_steps = bar_steps;
+    if (bar_start >= 0) {
+      m.position = static_cast<int>(t - bar_start);
+    } else if (!bar_starts.empty() && bar_steps > 0 && bar_starts.front() < bar_steps) {
+      m.position = static_cast<int>(bar_steps - bar_starts.front() + t);  // an upbeat
+    } else if (!bar_starts.empty()) {
+      m.position = static_cast<int>(t);  // a first bar as long as a bar or longer
+    } else if (bar_steps > 0) {
+      m.position = static_cast<int>(t % bar_steps);  // no barlines: count bars from the start
+    }
+  }
+  return out;
+}
+
+// Metric positions of a melody being generated in a regular meter: the
+// first step comes `pickup_steps` 16ths before a barline (0: on one).
+class MetricClock {
+ public:
+  MetricClock(int bar_steps, int pickup_steps) : bar_steps_(bar_steps) {
+    check(bar_steps >= 1, "MetricClock: a bar of ", bar_steps, " steps is not a bar");
+    check(pickup_steps >= 0 && pickup_steps < bar_steps, "MetricClock: an upbeat of ", pickup_steps,
+          " steps must be shorter than the bar of ", bar_steps);
+    position_ = pickup_steps == 0 ? 0 : bar_steps - pickup_steps;
+  }
+  // Goes on from a known step (e.g. the step after a primer, the last entry
+  // of step_meters(primer)); an unknown position starts a bar.
+  static MetricClock starting_at(const StepMeter& step, int bar_steps) {
+    MetricClock clock(bar_steps, 0);
+    clock.position_ = step.position < 0 ? 0 : step.position % bar_steps;
+    return clock;
+  }
+  StepMeter now() const { return {position_, bar_steps_}; }
+  void advance() { position_ = (position_ + 1) % bar_steps_; }
+
+ private:
+  int bar_steps_ = 0;
+  int position_ = 0;
+};
+
+}  // namespace legato::music

@@ -1,9 +1,10 @@
 #pragma once
-// --transpose, --bpm and --meter: how every generator writes its melodies
+// --transpose, --bpm, --meter and --pickup: how every generator writes its melodies
 // (music/melody_output.hpp). A flag that is not given leaves the program's
 // own default, which is why each is kept as an optional: complete writes in
 // the primer's key by default, a prior sample in C major / A minor.
 
+#include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@ struct OutputFlags {
   std::optional<int> transpose;  // semitones from the program's default key
   std::optional<double> tempo_qpm;
   std::optional<music::Meter> meter;
+  std::optional<music::Rational> pickup;  // quarters before the first barline
 
   // These flags over the program's defaults. --transpose counts from the
   // default: from C major / A minor for a prior sample, from the source's key
@@ -32,11 +34,12 @@ struct OutputFlags {
       defaults.meter = *meter;
       defaults.pickup = 0;  // an upbeat measured in another meter means nothing in this one
     }
+    if (pickup) defaults.pickup = *pickup;
     return defaults;
   }
 };
 
-// Declares the three flags (for --help; `base` says where --transpose counts
+// Declares the four flags (for --help; `base` says where --transpose counts
 // from and `defaults` what tempo and meter apply without the flags) and
 // reads those given.
 inline OutputFlags read_output_flags(CommandLine& cli, const std::string& base, const std::string& defaults) {
@@ -56,6 +59,15 @@ inline OutputFlags read_output_flags(CommandLine& cli, const std::string& base, 
     flags.tempo_qpm = value;
   }
   if (cli.has("meter")) flags.meter = music::parse_meter(meter);
+  const std::string pickup =
+      cli.text("pickup", "", "an upbeat: quarters before the first barline, in 16ths (0.25), shorter than a bar (default 0)");
+  if (cli.has("pickup")) {
+    char* end = nullptr;
+    const double value = std::strtod(pickup.c_str(), &end);
+    check(!pickup.empty() && end && *end == '\0' && value >= 0 && value <= 64 && value * 4 == double(long(value * 4)),
+          "--pickup expects quarters in steps of 0.25 (a 16th) from 0 to 64, got '", pickup, "'");
+    flags.pickup = music::Rational(static_cast<std::int64_t>(value * 4), 4);
+  }
   return flags;
 }
 

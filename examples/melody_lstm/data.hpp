@@ -2,8 +2,9 @@
 // melody_lstm data: the corpus as token ids, and the two batching regimes.
 //
 //   MelodyData data = load_melody_data("/data/esac/han");   // vocabulary + train / held-out ids
-//   SequenceBatcher seq(data.train, B, T, delimiter, 1, true, seed);  // --mode sequence (default)
-//   WindowBatcher win(data.train, B, T, delimiter);          // --mode window (the seed's regime)
+//   InputCoding coding{V, /*metric=*/true};                  // what the LSTM reads per step
+//   SequenceBatcher seq(data.train, coding, B, T, delimiter, 1, true, seed);  // --mode sequence (default)
+//   WindowBatcher win(data.train, coding, B, T, delimiter);  // --mode window (the seed's regime)
 //
 // Sequence mode. Each of the B lanes reads one song at a time, in chunks of T
 // steps. A song of L tokens is read as
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "legato/music/corpus.hpp"
+#include "legato/music/metric_position.hpp"
 #include "legato/music/timeseries.hpp"
 #include "legato/music/vocabulary.hpp"
 #include "legato/tensor.hpp"
@@ -51,11 +53,54 @@ inline std::uint64_t derived_seed(std::uint64_t seed, std::uint64_t stream, std:
   return x;
 }
 
-// One song: its file name and its E-TS tokens as ids (no delimiters).
+// One song: its file name, its E-TS tokens as ids (no delimiters), and where
+// each step falls in its bar (music/metric_position.hpp).
 struct SongIds {
   std::string name;
   std::vector<std::int32_t> ids;
+  std::vector<legato::music::StepMeter> meter;  // ids.size() + 1: every step, and the one after the end
 };
+
+// ------------------------------------------------------------- inputs ----
+
+// What the LSTM reads at a step. The seed's model reads the token alone (a
+// one-hot row of V). With the metric inputs (the default since they exist)
+// it also reads where the step it is about to predict falls in the bar:
+// three one-hot features side by side, as K = 3 ids per step in disjoint
+// ranges of the input (ops/lstm.hpp, lstm_sequence_ids with ids (T, B, K)):
+//   the token                       0 .. V-1
+//   its position in the bar         V + 0 .. 47 16ths; V + 48 when unknown or later
+//   the bar's length                V + 49 + 1 .. 48 16ths; V + 49 when unknown or longer
+// Knowing the beat, the model need not infer it from the rhythm so far; on
+// the held-out songs this lowers the NLL (docs/results.md).
+inline constexpr std::int32_t kPositionIds = 49;
+inline constexpr std::int32_t kBarLengthIds = 49;
+inline constexpr std::int32_t kMetricInputs = kPositionIds + kBarLengthIds;
+
+struct InputCoding {
+  std::int32_t vocab_size = 0;  // V
+  bool metric = false;
+
+  std::int64_t ids_per_step() const { return metric ? 3 : 1; }
+  std::int64_t input_size() const { return vocab_size + (metric ? kMetricInputs : 0); }
+  std::string name() const { return metric ? "tokens+meter" : "tokens"; }
+
+  // Writes ids_per_step() ids: the input token, and where the step it
+  // predicts (`next`) falls in the bar.
+  void write(std::int32_t token, const legato::music::StepMeter& next, std::int32_t* out) const {
+    out[0] = token;
+    if (!metric) return;
+    out[1] = vocab_size + (next.position >= 0 && next.position < kPositionIds - 1 ? next.position : kPositionIds - 1);
+    out[2] = vocab_size + kPositionIds + (next.bar_steps >= 1 && next.bar_steps < kBarLengthIds ? next.bar_steps : 0);
+  }
+  // The shape of the inputs of T steps of B lanes: (T, B) or (T, B, 3).
+  legato::Shape shape(std::int64_t T, std::int64_t B) const {
+    return metric ? legato::Shape{T, B, 3} : legato::Shape{T, B};
+  }
+};
+
+// The metric of a step nothing is known about (padding, extra start symbols).
+inline constexpr legato::music::StepMeter kUnknownStep{};
 
 struct MelodyData {
   Vocabulary vocab;               // deterministic ids, from every kept song (both sides of the split)
@@ -91,7 +136,8 @@ inline MelodyData load_melody_data(const std::filesystem::path& dir) {
   for (std::size_t i = 0; i < corpus.songs.size(); ++i) {
     if (tokens[i].empty()) continue;  // cannot happen for kept songs (every duration is >= 1 step)
     const std::vector<int> ids = data.vocab.encode(tokens[i]);
-    SongIds song{corpus.songs[i].file_name, std::vector<std::int32_t>(ids.begin(), ids.end())};
+    SongIds song{corpus.songs[i].file_name, std::vector<std::int32_t>(ids.begin(), ids.end()),
+                 step_meters(corpus.songs[i].song)};
     (corpus.songs[i].held_out ? data.held_out : data.train).push_back(std::move(song));
   }
   legato::check(!data.train.empty(), "corpus '", dir.string(), "' has no training song (all ",
@@ -111,7 +157,7 @@ inline std::vector<std::size_t> shuffled_order(std::size_t n, std::uint64_t seed
 // ------------------------------------------------------------ sequence ----
 
 struct SequenceBatch {
-  Ids inputs;                  // (T, B) token ids
+  Ids inputs;                  // (T, B) token ids, or (T, B, 3) with the metric inputs (InputCoding)
   Ids targets;                 // (T·B) ids, kIgnore for padding; row t·B + b
   std::vector<char> reset;     // (B): the lane starts a new song, its state restarts at zero
   std::int64_t target_count = 0;
@@ -132,10 +178,10 @@ struct SequenceBatch {
 // first start-1 of them have no target.
 class SequenceBatcher {
  public:
-  SequenceBatcher(const std::vector<SongIds>& songs, std::int64_t B, std::int64_t T, std::int32_t delimiter,
-                  std::int64_t start, bool repeat, std::uint64_t order_seed)
-      : songs_(songs), B_(B), T_(T), delimiter_(delimiter), start_(start), repeat_(repeat), order_seed_(order_seed),
-        lanes_(static_cast<std::size_t>(B)) {
+  SequenceBatcher(const std::vector<SongIds>& songs, const InputCoding& coding, std::int64_t B, std::int64_t T,
+                  std::int32_t delimiter, std::int64_t start, bool repeat, std::uint64_t order_seed)
+      : songs_(songs), coding_(coding), B_(B), T_(T), delimiter_(delimiter), start_(start), repeat_(repeat),
+        order_seed_(order_seed), lanes_(static_cast<std::size_t>(B)) {
     legato::check(B > 0 && T > 0 && start >= 1, "SequenceBatcher: B, T and start must be positive");
     legato::check(!songs.empty(), "SequenceBatcher: no songs");
   }
@@ -146,9 +192,11 @@ class SequenceBatcher {
 
   // Fills the next chunk; false when (repeat = false) every song has been read.
   bool next(SequenceBatch& batch) {
-    const std::int64_t B = B_, T = T_;
-    batch.inputs.shape = {T, B};
-    batch.inputs.values.assign(static_cast<std::size_t>(T * B), delimiter_);
+    const std::int64_t B = B_, T = T_, K = coding_.ids_per_step();
+    batch.inputs.shape = coding_.shape(T, B);
+    batch.inputs.values.resize(static_cast<std::size_t>(T * B * K));
+    for (std::int64_t k = 0; k < T * B; ++k)  // padding: "/" at an unknown step
+      coding_.write(delimiter_, kUnknownStep, batch.inputs.values.data() + k * K);
     batch.targets.shape = {T * B};
     batch.targets.values.assign(static_cast<std::size_t>(T * B), kIgnore);
     batch.reset.assign(static_cast<std::size_t>(B), 0);
@@ -168,7 +216,8 @@ class SequenceBatcher {
         batch.reset[static_cast<std::size_t>(b)] = 1;
       }
       any = true;
-      const std::vector<std::int32_t>& ids = songs_[static_cast<std::size_t>(lane.song)].ids;
+      const SongIds& song = songs_[static_cast<std::size_t>(lane.song)];
+      const std::vector<std::int32_t>& ids = song.ids;
       const std::int64_t L = static_cast<std::int64_t>(ids.size());
       const std::int64_t end = std::min(length(lane.song), lane.position + T);
       for (std::int64_t p = lane.position; p < end; ++p) {
@@ -178,8 +227,10 @@ class SequenceBatcher {
         const std::int64_t t = p - lane.position;
         const std::int64_t song_at = p - start_;  // index into ids of the input token (< 0: a start "/")
         const std::size_t k = static_cast<std::size_t>(t * B + b);
-        batch.inputs.values[k] = song_at < 0 ? delimiter_ : ids[static_cast<std::size_t>(song_at)];
         const std::int64_t target_at = song_at + 1;
+        coding_.write(song_at < 0 ? delimiter_ : ids[static_cast<std::size_t>(song_at)],
+                      target_at < 0 ? kUnknownStep : song.meter[static_cast<std::size_t>(target_at)],
+                      batch.inputs.values.data() + static_cast<std::int64_t>(k) * K);
         if (target_at < 0) continue;  // an extra start symbol: nothing to predict yet
         batch.targets.values[k] = target_at < L ? ids[static_cast<std::size_t>(target_at)] : delimiter_;
         ++batch.target_count;
@@ -248,6 +299,7 @@ class SequenceBatcher {
   }
 
   const std::vector<SongIds>& songs_;
+  InputCoding coding_;
   std::int64_t B_, T_;
   std::int32_t delimiter_;
   std::int64_t start_;
@@ -262,18 +314,33 @@ class SequenceBatcher {
 // -------------------------------------------------------------- window ----
 
 // The seed's delimited stream: every song followed by `delimiters` "/".
-inline std::vector<std::int32_t> delimited_stream(const std::vector<SongIds>& songs, std::int32_t delimiter,
-                                                  std::int64_t delimiters = legato::music::kSequenceLength) {
-  std::vector<std::int32_t> stream;
+// meter[i] is where token i falls in its bar: the first "/" after a song is
+// its end, the step after its last; the padding after it is unknown.
+struct DelimitedStream {
+  std::vector<std::int32_t> tokens;
+  std::vector<legato::music::StepMeter> meter;
+
+  // Writes the input ids of position i: token i, and the metric of the token
+  // after it (the one it predicts).
+  void write_input(const InputCoding& coding, std::size_t i, std::int32_t* out) const {
+    coding.write(tokens[i], i + 1 < meter.size() ? meter[i + 1] : kUnknownStep, out);
+  }
+};
+
+inline DelimitedStream delimited_stream(const std::vector<SongIds>& songs, std::int32_t delimiter,
+                                        std::int64_t delimiters = legato::music::kSequenceLength) {
+  DelimitedStream stream;
   for (const SongIds& s : songs) {
-    stream.insert(stream.end(), s.ids.begin(), s.ids.end());
-    stream.insert(stream.end(), static_cast<std::size_t>(delimiters), delimiter);
+    stream.tokens.insert(stream.tokens.end(), s.ids.begin(), s.ids.end());
+    stream.tokens.insert(stream.tokens.end(), static_cast<std::size_t>(delimiters), delimiter);
+    stream.meter.insert(stream.meter.end(), s.meter.begin(), s.meter.end());  // the songs' steps and their ends
+    stream.meter.insert(stream.meter.end(), static_cast<std::size_t>(delimiters - 1), kUnknownStep);
   }
   return stream;
 }
 
 struct WindowBatch {
-  Ids inputs;   // (T, B)
+  Ids inputs;   // (T, B), or (T, B, 3) with the metric inputs
   Ids targets;  // (B): the token after each window
 };
 
@@ -281,12 +348,13 @@ struct WindowBatch {
 // batches of B (the last one may be smaller), as Keras' fit did for the seed.
 class WindowBatcher {
  public:
-  WindowBatcher(const std::vector<SongIds>& songs, std::int64_t B, std::int64_t T, std::int32_t delimiter)
-      : stream_(delimited_stream(songs, delimiter)), B_(B), T_(T) {
+  WindowBatcher(const std::vector<SongIds>& songs, const InputCoding& coding, std::int64_t B, std::int64_t T,
+                std::int32_t delimiter)
+      : stream_(delimited_stream(songs, delimiter)), coding_(coding), B_(B), T_(T) {
     legato::check(B > 0 && T > 0, "WindowBatcher: B and T must be positive");
-    legato::check(static_cast<std::int64_t>(stream_.size()) > T, "window mode: the training stream has ",
-                  stream_.size(), " tokens, not more than --seq-len ", T);
-    windows_ = static_cast<std::int64_t>(stream_.size()) - T;
+    legato::check(static_cast<std::int64_t>(stream_.tokens.size()) > T, "window mode: the training stream has ",
+                  stream_.tokens.size(), " tokens, not more than --seq-len ", T);
+    windows_ = static_cast<std::int64_t>(stream_.tokens.size()) - T;
   }
 
   std::int64_t windows() const { return windows_; }
@@ -302,22 +370,24 @@ class WindowBatcher {
   bool next(WindowBatch& batch) {
     if (next_ >= order_.size()) return false;
     const std::int64_t B = std::min<std::int64_t>(B_, static_cast<std::int64_t>(order_.size() - next_));
-    batch.inputs.shape = {T_, B};
-    batch.inputs.values.resize(static_cast<std::size_t>(T_ * B));
+    const std::int64_t K = coding_.ids_per_step();
+    batch.inputs.shape = coding_.shape(T_, B);
+    batch.inputs.values.resize(static_cast<std::size_t>(T_ * B * K));
     batch.targets.shape = {B};
     batch.targets.values.resize(static_cast<std::size_t>(B));
     for (std::int64_t b = 0; b < B; ++b) {
       const std::size_t start = order_[next_ + static_cast<std::size_t>(b)];
       for (std::int64_t t = 0; t < T_; ++t)
-        batch.inputs.values[static_cast<std::size_t>(t * B + b)] = stream_[start + static_cast<std::size_t>(t)];
-      batch.targets.values[static_cast<std::size_t>(b)] = stream_[start + static_cast<std::size_t>(T_)];
+        stream_.write_input(coding_, start + static_cast<std::size_t>(t), batch.inputs.values.data() + (t * B + b) * K);
+      batch.targets.values[static_cast<std::size_t>(b)] = stream_.tokens[start + static_cast<std::size_t>(T_)];
     }
     next_ += static_cast<std::size_t>(B);
     return true;
   }
 
  private:
-  std::vector<std::int32_t> stream_;
+  DelimitedStream stream_;
+  InputCoding coding_;
   std::int64_t B_, T_, windows_ = 0;
   std::vector<std::size_t> order_;
   std::size_t next_ = 0;

@@ -96,7 +96,8 @@ inline Metrics read_songs(MelodyLstm& model, const std::vector<SongIds>& songs, 
   if (songs.empty()) return m;
   legato::NoGradGuard no_grad;
   B = std::max<std::int64_t>(1, std::min<std::int64_t>(B, static_cast<std::int64_t>(songs.size())));
-  SequenceBatcher batcher(songs, B, T, vocab.delimiter_id(), start_symbols, /*repeat=*/false, /*order_seed=*/0);
+  SequenceBatcher batcher(songs, model.coding(), B, T, vocab.delimiter_id(), start_symbols, /*repeat=*/false,
+                          /*order_seed=*/0);
   const std::int32_t hold = vocab.find(legato::music::kHoldToken).value_or(-2);
   const std::int64_t L = model.lstm->options().num_layers, H = model.hidden_size();
   legato::nn::LSTMState state{Tensor::zeros({L, B, H}), Tensor::zeros({L, B, H})};
@@ -211,7 +212,8 @@ inline SeedStyleResult seed_style_accuracy(MelodyLstm& model, const std::vector<
                                            std::int64_t W = 64, std::int64_t B = 256) {
   SeedStyleResult r;
   const std::int32_t slash = vocab.delimiter_id();
-  const std::vector<std::int32_t> stream = delimited_stream(songs, slash);
+  const DelimitedStream delimited = delimited_stream(songs, slash);
+  const std::vector<std::int32_t>& stream = delimited.tokens;
   const std::int64_t N = static_cast<std::int64_t>(stream.size());
   if (N <= W) return r;
   struct Segment {
@@ -259,11 +261,15 @@ inline SeedStyleResult seed_style_accuracy(MelodyLstm& model, const std::vector<
       const std::size_t s0 = i * static_cast<std::size_t>(B);
       const std::int64_t b_count = std::min<std::int64_t>(B, static_cast<std::int64_t>(segments.size() - s0));
       const std::int64_t T = segments[s0].length;
-      legato::Ids ids{{T, b_count}, std::vector<std::int32_t>(static_cast<std::size_t>(T * b_count), slash)};
+      const InputCoding& coding = model.coding();
+      const std::int64_t K = coding.ids_per_step();
+      legato::Ids ids{coding.shape(T, b_count), std::vector<std::int32_t>(static_cast<std::size_t>(T * b_count * K))};
+      for (std::int64_t k = 0; k < T * b_count; ++k)  // after a shorter segment's end: "/" (its logits are not read)
+        coding.write(slash, kUnknownStep, ids.values.data() + k * K);
       for (std::int64_t b = 0; b < b_count; ++b) {
         const Segment& g = segments[s0 + static_cast<std::size_t>(b)];
         for (std::int64_t t = 0; t < g.length; ++t)
-          ids.values[static_cast<std::size_t>(t * b_count + b)] = stream[static_cast<std::size_t>(g.begin + t)];
+          delimited.write_input(coding, static_cast<std::size_t>(g.begin + t), ids.values.data() + (t * b_count + b) * K);
       }
       const MelodyLstm::Output out = model.forward(ids);  // (T·B, V)
       for (std::int64_t b = 0; b < b_count; ++b) {
@@ -304,7 +310,8 @@ inline std::optional<GenerationPrecision> generation_precision(const MelodyLstm&
   for (const SongIds& song : songs) {
     fp32.reset();
     bf16.reset();
-    for (std::int64_t i = 0; i < start_symbols; ++i) fp32.feed(slash), bf16.feed(slash);
+    for (std::int64_t i = 0; i + 1 < start_symbols; ++i) fp32.feed(slash, kUnknownStep), bf16.feed(slash, kUnknownStep);
+    fp32.feed(slash, song.meter[0]), bf16.feed(slash, song.meter[0]);
     for (std::size_t i = 0; i <= song.ids.size(); ++i) {
       const std::int32_t target = i < song.ids.size() ? song.ids[i] : slash;
       const std::int64_t top_fp32 = detail::log_softmax_row(fp32.logits(), V, p);
@@ -314,7 +321,7 @@ inline std::optional<GenerationPrecision> generation_precision(const MelodyLstm&
       for (std::size_t v = 0; v < p.size(); ++v) r.kl += std::exp(p[v]) * (p[v] - q[v]);
       r.top_agreement += top_fp32 == top_bf16;
       ++r.targets;
-      if (i < song.ids.size()) fp32.feed(target), bf16.feed(target);
+      if (i < song.ids.size()) fp32.feed(target, song.meter[i + 1]), bf16.feed(target, song.meter[i + 1]);
     }
   }
   const double n = double(std::max<std::int64_t>(1, r.targets));

@@ -7,6 +7,9 @@
 //
 //   state = zero; read the start symbols ("/" once, or 64 for a window-mode
 //   model) and the seed melody ("55" by default);
+//   (a model with the metric inputs, data.hpp, also reads at every step where
+//   the next step falls in the bar: in --meter from its --pickup for
+//   generate, as in the primer and then on in its meter for complete;)
 //   repeat up to --max-steps times:
 //     p = softmax(logits);  p' = p^(1/T) / Σ p^(1/T)  (= softmax(logits / T));
 //     draw a token from p'; if it is "/", stop (the "/" is not kept);
@@ -27,6 +30,7 @@
 
 #include "legato/music/key.hpp"
 #include "legato/music/melody_output.hpp"
+#include "legato/music/metric_position.hpp"
 #include "legato/music/song_io.hpp"
 #include "legato/music/timeseries.hpp"
 #include "legato/ops/lstm_infer.hpp"
@@ -43,7 +47,7 @@ namespace melody_lstm {
 class Generator {
  public:
   explicit Generator(const MelodyLstm& model, legato::MatmulPrecision precision = legato::MatmulPrecision::fp32)
-      : head_(model.head->weight, model.head->bias) {
+      : head_(model.head->weight, model.head->bias), coding_(model.coding()) {
     const legato::nn::NamedTensors params = model.lstm->named_parameters();
     auto find = [&](const std::string& name) {
       for (const auto& [n, t] : params)
@@ -57,6 +61,7 @@ class Generator {
     }
     H_ = model.hidden_size();
     logits_.resize(static_cast<std::size_t>(head_.out_features()));
+    input_.resize(static_cast<std::size_t>(coding_.ids_per_step()));
     reset();
   }
 
@@ -68,13 +73,18 @@ class Generator {
     c_.assign(h_.size(), 0.f);
   }
 
-  // Reads one token; logits() then holds the scores of the next one.
-  void feed(std::int32_t token) {
+  // Reads one token, and where the step after it falls in the bar (read only
+  // by a model with the metric inputs); logits() then holds the scores of
+  // that step's token.
+  void feed(std::int32_t token, const legato::music::StepMeter& next) {
+    coding_.write(token, next, input_.data());
     for (std::size_t k = 0; k < layers_.size(); ++k) {
       float* h = h_.data() + k * static_cast<std::size_t>(H_);
       float* c = c_.data() + k * static_cast<std::size_t>(H_);
-      if (k == 0)
-        layers_[k].step_ids(&token, 1, h, c);
+      if (k == 0 && input_.size() == 1)
+        layers_[k].step_ids(input_.data(), 1, h, c);
+      else if (k == 0)
+        layers_[k].step_multi_hot(input_.data(), static_cast<std::int64_t>(input_.size()), 1, h, c);
       else
         layers_[k].step(h_.data() + (k - 1) * static_cast<std::size_t>(H_), 1, h, c);
     }
@@ -85,6 +95,8 @@ class Generator {
  private:
   std::vector<legato::LstmInferLayer> layers_;
   legato::LinearInfer head_;
+  InputCoding coding_;
+  std::vector<std::int32_t> input_;  // the ids of one step (InputCoding)
   std::int64_t H_ = 0;
   std::vector<float> h_, c_;  // (layers, H)
   std::vector<float> logits_;  // (V)
@@ -123,17 +135,55 @@ inline std::vector<std::int32_t> seed_ids(const std::vector<std::string>& tokens
   return ids;
 }
 
+// Where the steps of a melody fall in the bar: `seed` gives the seed's steps
+// and the one after it (seed.size() + 1 entries; empty: all from the clock),
+// and the clock goes on from there.
+struct MelodyMeter {
+  std::vector<legato::music::StepMeter> seed;
+  int bar_steps = 16;  // the clock's bar, in 16ths
+  int pickup_steps = 0;  // without a seed meter: the upbeat before the first barline
+
+  // In `meter` from `pickup` quarters before a barline.
+  static MelodyMeter of(const legato::music::Meter& meter, const legato::music::Rational& pickup) {
+    using legato::music::timeseries_steps;
+    MelodyMeter m;
+    m.bar_steps = std::max<int>(1, static_cast<int>(timeseries_steps(meter.bar_length())));
+    m.pickup_steps = static_cast<int>(timeseries_steps(pickup)) % m.bar_steps;
+    return m;
+  }
+};
+
 // One melody: start symbols, the seed, then draws until "/" or max_steps.
 inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t start_symbols,
-                            const std::vector<std::string>& seed, const SampleOptions& o, std::uint64_t index) {
+                            const std::vector<std::string>& seed, const MelodyMeter& meter, const SampleOptions& o,
+                            std::uint64_t index) {
+  using legato::music::MetricClock;
+  using legato::music::StepMeter;
   legato::Rng rng(derived_seed(o.rng_seed, 5, index));
   const std::int32_t slash = vocab.delimiter_id();
   const std::vector<std::int32_t> seed_id = seed_ids(seed, vocab, "--seed-melody");
   Sample s;
   s.tokens = seed;
+  // The step each input predicts: from the seed's meter, then from the clock.
+  MetricClock clock(meter.bar_steps, meter.pickup_steps);
+  std::size_t step_index = 0;  // of the step the next input predicts
+  const bool from_seed = !meter.seed.empty();
+  legato::check(!from_seed || meter.seed.size() == seed.size() + 1, "sample_melody: ", meter.seed.size(),
+                " metric steps for a seed of ", seed.size(), " tokens");
+  if (from_seed) clock = MetricClock::starting_at(meter.seed.back(), meter.seed.back().bar_steps > 0
+                                                                          ? meter.seed.back().bar_steps
+                                                                          : meter.bar_steps);
+  std::size_t clock_step = from_seed ? meter.seed.size() - 1 : 0;  // the step the clock shows
+  const auto next_step = [&]() -> StepMeter {
+    const std::size_t i = step_index++;
+    if (from_seed && i < meter.seed.size()) return meter.seed[i];
+    for (; clock_step < i; ++clock_step) clock.advance();
+    return clock.now();
+  };
   g.reset();
-  for (std::int64_t i = 0; i < start_symbols; ++i) g.feed(slash);
-  for (std::int32_t id : seed_id) g.feed(id);
+  for (std::int64_t i = 0; i + 1 < start_symbols; ++i) g.feed(slash, kUnknownStep);  // a window model's padding
+  g.feed(slash, next_step());
+  for (std::int32_t id : seed_id) g.feed(id, next_step());
   const auto begin = std::chrono::steady_clock::now();
   for (std::int64_t step = 0; step < o.max_steps; ++step) {
     const std::int32_t next = legato::sample_logits(g.logits(), g.vocab_size(), o.temperature, rng);
@@ -143,7 +193,7 @@ inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t 
       break;
     }
     s.tokens.push_back(vocab.token(next));
-    g.feed(next);
+    g.feed(next, next_step());
   }
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   return s;
@@ -169,6 +219,7 @@ inline void make_output_dir(const std::string& dir) {
 // C major / A minor as the training songs were (spec §6.6).
 struct Primer {
   std::vector<std::string> tokens;
+  std::vector<legato::music::StepMeter> steps_meter;  // tokens.size() + 1: where its steps fall in the bar
   std::string key;  // of the original, for display
   legato::music::Key original_key;
   int shift = 0;
@@ -190,6 +241,8 @@ inline Primer read_primer(const std::string& path, std::int64_t steps) {
   legato::check(!p.tokens.empty(), "--primer '", path, "' has no 16th-note steps");
   p.total_steps = p.tokens.size();
   if (static_cast<std::int64_t>(p.tokens.size()) > steps) p.tokens.resize(static_cast<std::size_t>(steps));
+  p.steps_meter = step_meters(t.song);
+  p.steps_meter.resize(p.tokens.size() + 1);
   p.key = key_display_name(t.key.key);
   p.original_key = t.key.key;
   p.shift = t.shift;
@@ -216,6 +269,7 @@ struct GenerateRequest {
   std::int64_t count = 10;
   SampleOptions sample;
   std::vector<std::string> seed{"55"};  // the seed's "un sol" (G3)
+  std::vector<legato::music::StepMeter> seed_meter;  // complete: the primer's (Primer::steps_meter); else from the output meter
   std::string title = "melody_lstm";
   bool print = true;                    // the melodies and the timing on stdout
   // --transpose, --bpm, --meter when given; otherwise generate writes as
@@ -238,11 +292,13 @@ inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequ
   seed_ids(r.seed, m.vocab, "--seed-melody");  // fail before creating anything
   make_output_dir(r.out_dir);
   Generator g(*m.model, r.sample.precision);
+  MelodyMeter meter = MelodyMeter::of(output.meter, output.pickup);
+  meter.seed = r.seed_meter;
   GenerateReport report;
   double seconds = 0;
   std::int64_t drawn = 0;
   for (std::int64_t i = 0; i < r.count; ++i) {
-    Sample s = sample_melody(g, m.vocab, m.hyper.start_symbols(), r.seed, r.sample, static_cast<std::uint64_t>(i));
+    Sample s = sample_melody(g, m.vocab, m.hyper.start_symbols(), r.seed, meter, r.sample, static_cast<std::uint64_t>(i));
     seconds += s.seconds;
     drawn += s.drawn;
     char name[64];
@@ -278,11 +334,10 @@ inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequ
 // written too (primer.mid / primer.krn) so that one can hear where it starts.
 // Both are written back in the primer's key (the model continues it in C
 // major / A minor), at its tempo and in its meter, unless flags override.
-inline GenerateReport complete_melody(const LoadedModel& m, const std::string& primer_path, std::int64_t primer_steps,
-                                      GenerateRequest r) {
-  const Primer p = read_primer(primer_path, primer_steps);
-  seed_ids(p.tokens, m.vocab, "--primer '" + primer_path + "'");
-  legato::music::MelodyOutput defaults;  // back in the primer's key, tempo, meter and upbeat
+// How a completion is written unless flags say otherwise: back in the
+// primer's key, tempo, meter and upbeat.
+inline legato::music::MelodyOutput primer_output(const Primer& p) {
+  legato::music::MelodyOutput defaults;
   defaults.transpose = -p.shift;
   defaults.key = p.original_key;
   defaults.tempo_qpm = legato::examples::usable_tempo(p.tempo_qpm, defaults.tempo_qpm);
@@ -290,6 +345,14 @@ inline GenerateReport complete_melody(const LoadedModel& m, const std::string& p
     defaults.meter = *p.meter;
     defaults.pickup = p.pickup;
   }
+  return defaults;
+}
+
+inline GenerateReport complete_melody(const LoadedModel& m, const std::string& primer_path, std::int64_t primer_steps,
+                                      GenerateRequest r) {
+  const Primer p = read_primer(primer_path, primer_steps);
+  seed_ids(p.tokens, m.vocab, "--primer '" + primer_path + "'");
+  const legato::music::MelodyOutput defaults = primer_output(p);
   const legato::music::MelodyOutput output = r.output.over(defaults);
   legato::music::check_melody_output(output);  // before anything is written
   make_output_dir(r.out_dir);
@@ -301,6 +364,7 @@ inline GenerateReport complete_melody(const LoadedModel& m, const std::string& p
                 output.meter.numerator, output.meter.denominator);
   write_tokens(r.out_dir, "primer", p.tokens, "primer", output);
   r.seed = p.tokens;
+  r.seed_meter = p.steps_meter;
   r.prefix = "completion";
   r.title = "melody_lstm completion of " + std::filesystem::path(primer_path).filename().string();
   return generate_melodies(m, r, defaults);

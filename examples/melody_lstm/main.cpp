@@ -79,7 +79,7 @@ bool help(const CommandLine& cli, const char* usage) {
   return true;
 }
 
-// The mode is read first: window mode defaults to the seed's batch, rate and schedule.
+// The mode is read first: window mode defaults to the seed's batch, rate, schedule and inputs.
 Hyper hyper_flags(CommandLine& cli) {
   const std::string mode =
       cli.text("mode", "sequence", "sequence (truncated BPTT over whole songs) | window (the seed's regime)");
@@ -94,6 +94,9 @@ Hyper hyper_flags(CommandLine& cli) {
   h.schedule = cli.text("schedule", h.schedule,
                         "cosine (decay to 0 over --epochs, else over --time-budget) | constant; window: constant");
   h.clip = static_cast<float>(cli.real("clip", h.clip, "clip the global gradient norm (0 = off)"));
+  h.inputs = cli.text("inputs", h.inputs,
+                      "tokens+meter: each step also reads its position in the bar and the bar's length | tokens: the "
+                      "token alone, as the seed; window: tokens");
   const long seed = cli.integer("seed", static_cast<long>(h.seed), "seed of the weights, song order and dropout");
   legato::check(seed >= 0, "--seed must be >= 0, got ", seed);
   h.seed = static_cast<std::uint64_t>(seed);
@@ -134,7 +137,8 @@ int cmd_train(const std::vector<std::string>& args) {
     legato::check(std::filesystem::exists(opt.out), "train: --resume needs an existing checkpoint, '", opt.out,
                   "' does not exist");
   std::vector<std::string> given;
-  for (const char* flag : {"hidden", "layers", "dropout", "batch", "seq-len", "lr", "schedule", "clip", "mode", "seed"})
+  for (const char* flag :
+       {"hidden", "layers", "dropout", "batch", "seq-len", "lr", "schedule", "clip", "mode", "inputs", "seed"})
     if (cli.has(flag)) given.push_back(flag);
   // Read the corpus (and the checkpoint to resume) before the banner, so that
   // bad input gets its one line of error and nothing else.
@@ -194,6 +198,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   r.sample.rng_seed = static_cast<std::uint64_t>(rng_seed);
   r.sample.precision = precision_of(precision);
   check_sample_options(r.sample);
+  legato::music::check_melody_output(r.output.over({}));
   const LoadedModel m = load_model(model_path);
   seed_ids(r.seed, m.vocab, "--seed-melody");
   one_thread_unless_told(cli);
@@ -228,7 +233,9 @@ int cmd_complete(const std::vector<std::string>& args) {
   r.sample.precision = precision_of(precision);
   check_sample_options(r.sample);
   const LoadedModel m = load_model(model_path);
-  seed_ids(read_primer(primer, primer_steps).tokens, m.vocab, "--primer '" + primer + "'");
+  const Primer p = read_primer(primer, primer_steps);
+  seed_ids(p.tokens, m.vocab, "--primer '" + primer + "'");
+  legato::music::check_melody_output(r.output.over(primer_output(p)));
   one_thread_unless_told(cli);
   legato::examples::setup_threads(cli);
   complete_melody(m, primer, primer_steps, r);

@@ -1,12 +1,15 @@
 #pragma once
 // melody_lstm model: the seed's network (spec §6.2) and its checkpoint.
 //
-//   token ids (T, B) ──LSTM(H, one-hot input as the token-id path)──► (T, B, H)
+//   input ids (T, B[, 3]) ──LSTM(H, one-hot input as the token-id path)──► (T, B, H)
 //                    ──Dropout(p)──► Linear(H → V) ──► logits (T·B, V); softmax in the loss
 //
 // One-hot input: a one-hot row times W_ihᵀ is a column of W_ih, so the LSTM
 // gathers columns instead of multiplying (ops/lstm.hpp, lstm_sequence_ids);
-// the parameters are exactly those of PyTorch's nn.LSTM(input_size=V).
+// the parameters are exactly those of PyTorch's nn.LSTM(input_size=V). With
+// the metric inputs (--inputs tokens+meter, the default; data.hpp,
+// InputCoding) each step reads three one-hot features side by side, and the
+// LSTM is PyTorch's nn.LSTM(input_size=V + 98) on their concatenation.
 //
 // A checkpoint is one safetensors file: the model's tensors under PyTorch's
 // names ("lstm.weight_ih_l0", …, "head.weight", "head.bias"), and while
@@ -49,7 +52,7 @@ inline void require_precision(legato::MatmulPrecision precision) {
 }
 
 inline const std::string kFormatName = "legato.melody_lstm";
-inline const std::string kFormatVersion = "1";
+inline const std::string kFormatVersion = "2";  // 2 added "inputs"; a version 1 file reads the tokens alone
 
 // Every hyperparameter of a run; all of it goes into the checkpoint. The
 // network is the seed's; the training defaults of sequence mode were measured
@@ -65,6 +68,7 @@ struct Hyper {
   std::string schedule = "cosine";    // learning rate: constant, or cosine decay to 0 over the run
   float clip = 0.f;                   // global gradient-norm clip, 0 = off (the seed had none)
   std::string mode = "sequence";      // sequence | window
+  std::string inputs = "tokens+meter";  // tokens (the seed's) | tokens+meter (data.hpp, InputCoding)
   std::uint64_t seed = 1;
 
   // The seed's training settings (spec §6.3): batch 64, Adam 1e-3, constant.
@@ -74,8 +78,11 @@ struct Hyper {
     h.batch = 64;
     h.lr = 1e-3f;
     h.schedule = "constant";
+    h.inputs = "tokens";
     return h;
   }
+
+  bool metric_inputs() const { return inputs == "tokens+meter"; }
 
   // "/" read before a song: 1 in sequence mode; the seed's 64 start symbols
   // for a model trained on windows (it has only ever seen a song start after
@@ -94,6 +101,8 @@ struct Hyper {
     check(mode == "sequence" || mode == "window", "--mode must be 'sequence' or 'window', got '", mode, "'");
     check(schedule == "constant" || schedule == "cosine", "--schedule must be 'constant' or 'cosine', got '",
           schedule, "'");
+    check(inputs == "tokens" || inputs == "tokens+meter", "--inputs must be 'tokens' or 'tokens+meter', got '",
+          inputs, "'");
   }
 };
 
@@ -120,10 +129,10 @@ class MelodyLstm : public legato::nn::Module {
 
   // V tokens; weights drawn from a generator seeded with `seed` (PyTorch's
   // default initialisation: U(±1/√H) for the LSTM, Kaiming-uniform for the head).
-  MelodyLstm(std::int64_t V, const Hyper& h) : V_(V), H_(h.hidden) {
+  MelodyLstm(std::int64_t V, const Hyper& h) : coding_{static_cast<std::int32_t>(V), h.metric_inputs()}, H_(h.hidden) {
     legato::Rng init(derived_seed(h.seed, 1, 0));
     legato::nn::LSTMOptions options;
-    options.input_size = V;
+    options.input_size = coding_.input_size();
     options.hidden_size = h.hidden;
     options.num_layers = h.layers;
     options.dropout = h.layers > 1 ? h.dropout : 0.f;  // between layers, as PyTorch's nn.LSTM
@@ -133,8 +142,9 @@ class MelodyLstm : public legato::nn::Module {
     head = register_module("head", std::make_shared<legato::nn::Linear>(h.hidden, V, true, init));
   }
 
-  std::int64_t vocab_size() const { return V_; }
+  std::int64_t vocab_size() const { return coding_.vocab_size; }
   std::int64_t hidden_size() const { return H_; }
+  const InputCoding& coding() const { return coding_; }
 
   // Dropout masks of step `step` come from a generator seeded by (seed, step,
   // replica): a resumed run draws the same masks as an uninterrupted one, and
@@ -150,7 +160,7 @@ class MelodyLstm : public legato::nn::Module {
     legato::nn::LSTMState state;  // h, c (layers, B, H) after the last step
   };
 
-  // ids (T, B); state (layers, B, H) or null for zeros.
+  // ids (T, B), or (T, B, 3) with the metric inputs; state (layers, B, H) or null for zeros.
   Output forward(const legato::Ids& ids, const legato::nn::LSTMState* state = nullptr) {
     legato::nn::LSTMOutput out = lstm->forward_ids(ids, state);  // (T, B, H)
     const std::int64_t rows = ids.shape[0] * ids.shape[1];
@@ -167,10 +177,13 @@ class MelodyLstm : public legato::nn::Module {
     return head->forward(dropout->forward(last));
   }
 
-  std::string describe() const override { return "MelodyLstm(V=" + std::to_string(V_) + ", H=" + std::to_string(H_) + ")"; }
+  std::string describe() const override {
+    return "MelodyLstm(V=" + std::to_string(coding_.vocab_size) + ", inputs=" + coding_.name() + ", H=" + std::to_string(H_) + ")";
+  }
 
  private:
-  std::int64_t V_, H_;
+  InputCoding coding_;
+  std::int64_t H_;
 };
 
 // ----------------------------------------------------------- checkpoint ----
@@ -196,6 +209,7 @@ inline std::map<std::string, std::string> checkpoint_metadata(const Hyper& h, co
           {"schedule", h.schedule},
           {"clip", real(h.clip)},
           {"mode", h.mode},
+          {"inputs", h.inputs},
           {"seed", std::to_string(h.seed)},
           {"start_symbols", std::to_string(h.start_symbols())},
           {"optimizer", "Adam(beta1=0.9, beta2=0.999, eps=1e-7)"},
@@ -270,8 +284,9 @@ inline LoadedModel load_model(const std::string& path) {
   const auto format = f.metadata.find("format");
   legato::check(format != f.metadata.end() && format->second == kFormatName, "'", path,
                 "' is not a melody_lstm checkpoint (its metadata has no format=", kFormatName, ")");
-  legato::check(detail::meta(f, path, "format_version") == kFormatVersion, "'", path, "': format version ",
-                detail::meta(f, path, "format_version"), " is not supported (expected ", kFormatVersion, ")");
+  const std::string& version = detail::meta(f, path, "format_version");
+  legato::check(version == kFormatVersion || version == "1", "'", path, "': format version ", version,
+                " is not supported (expected 1 or ", kFormatVersion, ")");
   try {
     out.vocab = Vocabulary::parse(detail::meta(f, path, "vocabulary"));
   } catch (const legato::Error& e) {
@@ -287,6 +302,7 @@ inline LoadedModel load_model(const std::string& path) {
   h.schedule = detail::meta(f, path, "schedule");
   h.clip = static_cast<float>(detail::meta_number(f, path, "clip"));
   h.mode = detail::meta(f, path, "mode");
+  h.inputs = version == "1" ? "tokens" : detail::meta(f, path, "inputs");
   h.seed = static_cast<std::uint64_t>(detail::meta_integer(f, path, "seed"));
   try {
     h.validate();

@@ -19,6 +19,7 @@
 //
 // One thread (or --parallel units) runs the master alone, as before.
 
+#include <algorithm>
 #include <exception>
 #include <memory>
 #include <vector>
@@ -52,15 +53,24 @@ inline void put_lanes(Tensor& state, const Tensor& part, std::int64_t b0) {
     std::copy_n(part.data() + l * n * H, n * H, state.data() + (l * B + b0) * H);
 }
 
-// Columns b0..b1-1 of ids laid out (rows, B) as (rows, b1-b0).
+// Columns b0..b1-1 of ids laid out (rows, B, K) as (rows, b1-b0, K); K = 1
+// for (rows, B). The caller sets the shape.
 inline legato::Ids take_columns(const legato::Ids& ids, std::int64_t rows, std::int64_t B, std::int64_t b0,
-                                std::int64_t b1) {
+                                std::int64_t b1, std::int64_t K = 1) {
   const std::int64_t n = b1 - b0;
   legato::Ids part;
-  part.values.resize(static_cast<std::size_t>(rows * n));
+  part.values.resize(static_cast<std::size_t>(rows * n * K));
   for (std::int64_t r = 0; r < rows; ++r)
-    for (std::int64_t j = 0; j < n; ++j)
-      part.values[static_cast<std::size_t>(r * n + j)] = ids.values[static_cast<std::size_t>(r * B + b0 + j)];
+    std::copy_n(ids.values.data() + (r * B + b0) * K, n * K, part.values.data() + r * n * K);
+  return part;
+}
+
+// Lanes b0..b1-1 of a batch's inputs (T, B) or (T, B, K).
+inline legato::Ids take_input_lanes(const legato::Ids& inputs, std::int64_t b0, std::int64_t b1) {
+  const std::int64_t T = inputs.shape[0], B = inputs.shape[1], K = inputs.shape.size() == 3 ? inputs.shape[2] : 1;
+  legato::Ids part = take_columns(inputs, T, B, b0, b1, K);
+  part.shape = inputs.shape;
+  part.shape[1] = b1 - b0;
   return part;
 }
 
@@ -109,8 +119,7 @@ class ShardedStep {
     const std::int64_t T = batch.inputs.shape[0], B = batch.inputs.shape[1];
     const double total = double(std::max<std::int64_t>(1, batch.target_count));
     return run(B, step, [&](MelodyLstm& model, std::int64_t b0, std::int64_t b1) {
-      legato::Ids inputs = detail::take_columns(batch.inputs, T, B, b0, b1);
-      inputs.shape = {T, b1 - b0};
+      const legato::Ids inputs = detail::take_input_lanes(batch.inputs, b0, b1);
       legato::Ids targets = detail::take_columns(batch.targets, T, B, b0, b1);
       targets.shape = {T * (b1 - b0)};
       std::int64_t count = 0;
@@ -128,10 +137,9 @@ class ShardedStep {
 
   // Window mode: the seed's step, loss on the token after each window.
   double window(const WindowBatch& batch, std::int64_t step) {
-    const std::int64_t T = batch.inputs.shape[0], B = batch.inputs.shape[1];
+    const std::int64_t B = batch.inputs.shape[1];
     return run(B, step, [&](MelodyLstm& model, std::int64_t b0, std::int64_t b1) {
-      legato::Ids inputs = detail::take_columns(batch.inputs, T, B, b0, b1);
-      inputs.shape = {T, b1 - b0};
+      const legato::Ids inputs = detail::take_input_lanes(batch.inputs, b0, b1);
       legato::Ids targets = detail::take_columns(batch.targets, 1, B, b0, b1);
       targets.shape = {b1 - b0};
       const Tensor loss = legato::cross_entropy(model.forward_last(inputs), targets);

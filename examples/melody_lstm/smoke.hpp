@@ -280,16 +280,23 @@ inline int run_smoke(const SmokeOptions& o) {
     moved.out_dir = (dir / "moved").string();
     moved.output.transpose = 2;
     moved.output.tempo_qpm = 90;
-    moved.output.meter = parse_meter("3/4");
     generate_melodies(model, moved);
     const Song plain = read_kern_file((fs::path(g.out_dir) / "melody_01.krn").string());
     const Song up = read_kern_file((fs::path(moved.out_dir) / "melody_01.krn").string());
     std::vector<int> expected = pitches(plain);
     for (int& p : expected) p += 2;
     ok(pitches(up) == expected, "--transpose 2 moves every note of the same draw up 2 semitones");
-    ok(up.tempo_qpm == 90 && up.header_meter() && up.header_meter()->numerator == 3 &&
-           up.header_meter()->denominator == 4,
+    // The model reads the meter (--inputs tokens+meter): the same draw in 3/4 is another melody.
+    GenerateRequest in_3_4 = moved;
+    in_3_4.out_dir = (dir / "in_3_4").string();
+    in_3_4.output.meter = parse_meter("3/4");
+    const GenerateReport three = generate_melodies(model, in_3_4);
+    const Song waltz = read_kern_file((fs::path(in_3_4.out_dir) / "melody_01.krn").string());
+    ok(waltz.tempo_qpm == 90 && waltz.header_meter() && waltz.header_meter()->numerator == 3 &&
+           waltz.header_meter()->denominator == 4,
        "--bpm 90 --meter 3/4 are written into the .krn");
+    ok(model.hyper.metric_inputs() && three.samples.at(0).tokens != generate_melodies(model, moved).samples.at(0).tokens,
+       "a model with the metric inputs draws another melody in 3/4 than in 4/4 from the same seed");
 
     // A G-major primer in 3/4 at 84 qpm with a one-beat upbeat: D5 | G4 A4 B4 |
     // C5 D5 B4 | G4 (G4 A4 B4 C5 D5 are C4 D4 E4 F4 G4 once in C).

@@ -185,6 +185,7 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
         if (flag == "schedule") return h.schedule != saved.schedule;
         if (flag == "clip") return h.clip != saved.clip;
         if (flag == "mode") return h.mode != saved.mode;
+        if (flag == "inputs") return h.inputs != saved.inputs;
         if (flag == "seed") return h.seed != saved.seed;
         return false;
       }();
@@ -220,9 +221,10 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   ShardedStep stepper(*model, h, lane_threads);
   const bool window = h.mode == "window";
   const std::int64_t songs = static_cast<std::int64_t>(training_songs.size());
-  SequenceBatcher seq_batcher(training_songs, B, T, slash, 1, /*repeat=*/true, derived_seed(h.seed, 4, 0) | 1);
+  SequenceBatcher seq_batcher(training_songs, model->coding(), B, T, slash, 1, /*repeat=*/true,
+                              derived_seed(h.seed, 4, 0) | 1);
   std::optional<WindowBatcher> win_batcher;
-  if (window) win_batcher.emplace(training_songs, B, T, slash);
+  if (window) win_batcher.emplace(training_songs, model->coding(), B, T, slash);
   if (!window && !progress.lanes.empty()) seq_batcher.load_state(progress.lanes);
   const std::int64_t steps_per_epoch = window ? win_batcher->steps_per_epoch() : seq_batcher.steps_per_pass();
   if (h.schedule == "cosine" && progress.planned_steps == 0) {
@@ -232,9 +234,9 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   }
   if (!opt.quiet)
     std::fprintf(stderr,
-                 "model: LSTM(V=%d, H=%lld, layers=%lld) + dropout %.2f + Linear, %lld parameters; mode %s, batch %lld, "
-                 "seq-len %lld, lr %g (%s), %s products, about %lld steps per epoch%s\n",
-                 data.vocab.size(), static_cast<long long>(H), static_cast<long long>(L), h.dropout,
+                 "model: LSTM(V=%d, inputs %s, H=%lld, layers=%lld) + dropout %.2f + Linear, %lld parameters; mode %s, "
+                 "batch %lld, seq-len %lld, lr %g (%s), %s products, about %lld steps per epoch%s\n",
+                 data.vocab.size(), h.inputs.c_str(), static_cast<long long>(H), static_cast<long long>(L), h.dropout,
                  static_cast<long long>(model->parameter_count()), h.mode.c_str(), static_cast<long long>(B),
                  static_cast<long long>(T), h.lr, h.schedule.c_str(), legato::precision_name(opt.precision),
                  static_cast<long long>(steps_per_epoch),

@@ -96,6 +96,8 @@ inline Melody transposed(const Melody& melody, int semitones) {
 inline void check_melody_output(const MelodyOutput& output) {
   check(std::isfinite(output.tempo_qpm) && output.tempo_qpm >= 10 && output.tempo_qpm <= 400,
         "tempo ", output.tempo_qpm, " is outside 10..400 quarter notes per minute");
+  check(output.pickup >= 0 && (output.pickup == 0 || output.pickup < output.meter.bar_length()), "an upbeat of ",
+        output.pickup.to_string(), " quarters is not shorter than a bar of ", output.meter.token);
 }
 
 // The MelodyInfo for writing `melody` (already transposed) with `output`:

@@ -428,26 +428,33 @@ inline Tensor lstm_sequence_ids(const Ids& ids, const Tensor& h0, const Tensor& 
   }
 
   // One-hot row v times W_ihᵀ is column v of W_ih: a table (V, 4H) = W_ihᵀ + b_ih + b_hh.
-  Tensor table = Tensor::empty({V, G});
+  // With K > 1 ids per row, W_ihᵀ (V, 4H) itself too, for the ids after the first.
+  Tensor table = Tensor::empty({V, G}), w_ih_t = K > 1 ? Tensor::empty({V, G}) : Tensor();
   {
     MatrixMap tab(table.data(), V, G);
-    tab = ConstMatrixMap(w_ih.data(), G, V).transpose();
     const Eigen::Map<const Eigen::RowVectorXf> bi(b_ih.data(), G), bh(b_hh.data(), G);
-    tab.rowwise() += bi + bh;
+    if (K > 1) {
+      MatrixMap(w_ih_t.data(), V, G) = ConstMatrixMap(w_ih.data(), G, V).transpose();
+      tab = MatrixMap(w_ih_t.data(), V, G).rowwise() + (bi + bh);
+    } else {
+      tab = ConstMatrixMap(w_ih.data(), G, V).transpose();
+      tab.rowwise() += bi + bh;
+    }
   }
   lstm_kernels::InputRows input;
   input.B = B;
   input.G = G;
-  Tensor xw;  // K > 1: (T, B, 4H), row (t, b) = table[ids[t, b, 0]] + Σ_{q≥1} column ids[t, b, q] of W_ih
-  if (K == 1) {
-    input.table = table.data();
-    input.ids = ids.values.data();
-  } else {
-    Tensor w_ih_t = Tensor::empty({V, G});
-    MatrixMap(w_ih_t.data(), V, G) = ConstMatrixMap(w_ih.data(), G, V).transpose();
-    xw = Tensor::empty({T, B, G});
-    multi_hot_rows(ids.values.data(), T * B, K, table.data(), w_ih_t.data(), G, xw.data());
-    input.xw = xw.data();
+  input.table = table.data();
+  input.ids = ids.values.data();
+  input.ids_per_row = K;
+  Tensor xw;  // K > 1 on the portable engine: the summed rows (T, B, 4H)
+  if (K > 1) {
+    input.w_ih_t = w_ih_t.data();
+    if (!fast_engine_runs(d)) {  // the AVX-512 engine sums the rows itself, in the same order
+      xw = Tensor::empty({T, B, G});
+      multi_hot_rows(ids.values.data(), T * B, K, table.data(), w_ih_t.data(), G, xw.data());
+      input.xw = xw.data();
+    }
   }
 
   const bool keep = needs_grad({h0, c0, w_ih, w_hh, b_ih, b_hh});  // see lstm_sequence

@@ -45,14 +45,22 @@ inline float tanh(float x) {
 // The input term of step t, batch row b: a pointer to 4H floats that already
 // include both biases. Dense input: rows of xw (T, B, 4H) = x·W_ihᵀ + b_ih + b_hh.
 // Token ids: row ids[t, b] of the table (V, 4H) = W_ihᵀ + b_ih + b_hh.
+// K ids per row (a multi-hot row): that row for the first id, plus
+// extra_row(t, b, q) = row ids[t, b, q] of W_ihᵀ for each later id q; only
+// the AVX-512 engine reads them (the portable one is given xw instead).
 struct InputRows {
   const float* xw = nullptr;          // (T, B, 4H), or null
   const float* table = nullptr;       // (V, 4H), with ids
-  const std::int32_t* ids = nullptr;  // (T, B)
+  const std::int32_t* ids = nullptr;  // (T, B, ids_per_row)
+  const float* w_ih_t = nullptr;      // (V, 4H) = W_ihᵀ, when ids_per_row > 1
+  std::int64_t ids_per_row = 1;
   std::int64_t B = 0, G = 0;          // G = 4H
   const float* row(std::int64_t t, std::int64_t b) const {
     const std::int64_t r = t * B + b;
-    return xw ? xw + r * G : table + static_cast<std::int64_t>(ids[r]) * G;
+    return xw ? xw + r * G : table + static_cast<std::int64_t>(ids[r * ids_per_row]) * G;
+  }
+  const float* extra_row(std::int64_t t, std::int64_t b, std::int64_t q) const {
+    return w_ih_t + static_cast<std::int64_t>(ids[(t * B + b) * ids_per_row + q]) * G;
   }
 };
 
@@ -177,6 +185,18 @@ inline __m512 tanh16(__m512 x) {
 }
 
 inline __m512 load(const float* p) { return _mm512_loadu_ps(p); }
+
+// The input terms of units j..j+15 of the four gates i, f, g, o of row (t, b),
+// the later ids of a multi-hot row added in order (InputRows).
+inline void load_input_16(const InputRows& input, std::int64_t t, std::int64_t b, std::int64_t j, std::int64_t H,
+                          __m512 x[4]) {
+  const float* in = input.row(t, b);
+  for (int k = 0; k < 4; ++k) x[k] = load(in + k * H + j);
+  for (std::int64_t q = 1; q < input.ids_per_row; ++q) {
+    const float* extra = input.extra_row(t, b, q);
+    for (int k = 0; k < 4; ++k) x[k] = _mm512_add_ps(x[k], load(extra + k * H + j));
+  }
+}
 inline void store(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
 
 // ---- the micro-kernel ----
@@ -400,12 +420,13 @@ inline void forward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, con
           // Epilogue: gates, cell and output of units j..j+15 for rows r0..r0+mr-1.
           for (int r = 0; r < mr; ++r) {
             const std::int64_t b = r0 + r;
-            const float* in = input.row(t, b);
+            __m512 x[4];
+            load_input_16(input, t, b, j, H, x);
             const float* z = tile + r * 64;
-            const __m512 i = sigmoid16(_mm512_add_ps(load(z), load(in + j)));
-            const __m512 f = sigmoid16(_mm512_add_ps(load(z + 16), load(in + H + j)));
-            const __m512 g = tanh16(_mm512_add_ps(load(z + 32), load(in + 2 * H + j)));
-            const __m512 o = sigmoid16(_mm512_add_ps(load(z + 48), load(in + 3 * H + j)));
+            const __m512 i = sigmoid16(_mm512_add_ps(load(z), x[0]));
+            const __m512 f = sigmoid16(_mm512_add_ps(load(z + 16), x[1]));
+            const __m512 g = tanh16(_mm512_add_ps(load(z + 32), x[2]));
+            const __m512 o = sigmoid16(_mm512_add_ps(load(z + 48), x[3]));
             const __m512 cell = _mm512_fmadd_ps(f, load(c_prev + b * H + j), _mm512_mul_ps(i, g));
             store(c_next + b * H + j, cell);
             const __m512 h = _mm512_mul_ps(o, tanh16(cell));

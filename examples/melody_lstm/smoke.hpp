@@ -126,6 +126,29 @@ inline int run_smoke(const SmokeOptions& o) {
   std::printf("smoke: corpus %s, %zu training and %zu held-out songs, vocabulary of %d\n", corpus.c_str(),
               data.train.size(), data.held_out.size(), data.vocab.size());
 
+  // 0. the metric inputs: the input that predicts step t of a song carries
+  // that step's place in the bar, and a step right after a barline is 0.
+  {
+    const SongIds& song = data.train.front();
+    const InputCoding coding{data.vocab.size(), /*metric=*/true};
+    SequenceBatcher one(data.train, coding, 1, 16, data.vocab.delimiter_id(), 1, /*repeat=*/false, 0);
+    SequenceBatch batch;
+    one.next(batch);
+    bool aligned = batch.inputs.shape == legato::Shape{16, 1, 3};
+    int bar_starts = 0;
+    for (std::size_t t = 0; t < 16 && t < song.ids.size(); ++t) {
+      const legato::music::StepMeter& m = song.meter[t];
+      const std::int32_t token = t ? song.ids[t - 1] : data.vocab.delimiter_id();
+      const int position = m.position >= 0 && m.position < kPositionIds - 1 ? m.position : kPositionIds - 1;
+      aligned = aligned && batch.targets.values[t] == song.ids[t] && batch.inputs.values[3 * t] == token &&
+                batch.inputs.values[3 * t + 1] == coding.vocab_size + position &&
+                batch.inputs.values[3 * t + 2] == coding.vocab_size + kPositionIds + m.bar_steps;
+      bar_starts += m.position == 0;
+    }
+    ok(aligned && bar_starts > 0 && song.meter.front().bar_steps > 0,
+       "the input predicting each step carries that step's position in the bar and the bar's length");
+  }
+
   Hyper h;
   h.hidden = 32;
   h.batch = 4;

@@ -257,8 +257,8 @@ int cmd_evaluate(const std::vector<std::string>& args) {
   const MelodyData data = load_melody_data(corpus);
   require_same_vocabulary(m.vocab, model_path, data.vocab, corpus);
   const int threads = legato::examples::setup_threads(cli);
-  std::printf("model %s: %s mode, H=%lld, %lld layer(s), trained %lld epochs + %lld steps in %.1f s on %s\n",
-              model_path.c_str(), m.hyper.mode.c_str(), static_cast<long long>(m.hyper.hidden),
+  std::printf("model %s: %s mode, inputs %s, H=%lld, %lld layer(s), trained %lld epochs + %lld steps in %.1f s on %s\n",
+              model_path.c_str(), m.hyper.mode.c_str(), m.hyper.inputs.c_str(), static_cast<long long>(m.hyper.hidden),
               static_cast<long long>(m.hyper.layers), static_cast<long long>(m.progress.epochs_done),
               static_cast<long long>(m.progress.step_in_epoch), m.progress.train_seconds, m.corpus.c_str());
   legato::Stopwatch clock;

@@ -13,7 +13,8 @@ CONFIG is NAME, NAME:ENV=V;ENV2=V2, or either followed by @FILTER, which
 replaces FILTER for that configuration. OPENBLAS_CORETYPE=SkylakeX and
 OPENBLAS_NUM_THREADS=2 are set unless a configuration sets them (libtorch's
 best settings here, bench/RESULTS.md). BENCH names the binary (default
-build/lstm/bench/lstm_bench); MIN_TIME the seconds per run (default 0.5).
+build/lstm/bench/lstm_bench), also per configuration (old:BENCH=/tmp/old
+compares two builds); MIN_TIME the seconds per run (default 0.5).
 
 Example (bench/RESULTS.md, "Generation in bf16"):
   bench/alternate_rounds.py 10 '^(torch_)?lstm_train_last(_bf16)?/.*H:256' \
@@ -45,9 +46,11 @@ def main():
         sys.exit(__doc__)
     rounds, default_filter = int(sys.argv[1]), sys.argv[2]
     configs = [parse_config(c, default_filter) for c in sys.argv[3:]]
-    binary = os.environ.get("BENCH", "build/lstm/bench/lstm_bench")
-    if not os.access(binary, os.X_OK):
-        sys.exit(f"alternate_rounds: benchmark binary '{binary}' not found (set BENCH)")
+    default_binary = os.environ.get("BENCH", "build/lstm/bench/lstm_bench")
+    for name, env, _ in configs:
+        binary = env.get("BENCH", default_binary)
+        if not os.access(binary, os.X_OK):
+            sys.exit(f"alternate_rounds: benchmark binary '{binary}' of config '{name}' not found (set BENCH)")
     min_time = os.environ.get("MIN_TIME", "0.5")
     samples = collections.defaultdict(list)  # (benchmark, config) -> real times
     units = {}
@@ -57,6 +60,7 @@ def main():
             for name, env, bench_filter in configs:
                 full_env = dict(os.environ, OPENBLAS_CORETYPE="SkylakeX", OPENBLAS_NUM_THREADS="2")
                 full_env.update(env)
+                binary = full_env.pop("BENCH", default_binary)
                 run = subprocess.run([binary, f"--benchmark_filter={bench_filter}", f"--benchmark_out={out}",
                                       "--benchmark_out_format=json", f"--benchmark_min_time={min_time}"],
                                      env=full_env, capture_output=True, text=True)

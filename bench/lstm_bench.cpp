@@ -229,6 +229,30 @@ void fwd_bwd(benchmark::State& state, MatmulPrecision precision) {
 void BM_lstm_fwd_bwd(benchmark::State& state) { fwd_bwd(state, MatmulPrecision::fp32); }
 [[maybe_unused]] void BM_lstm_fwd_bwd_bf16(benchmark::State& state) { fwd_bwd(state, MatmulPrecision::bf16); }
 
+// The same with melody_lstm's metric inputs (examples/melody_lstm/data.hpp):
+// three ids per step, the token, its position in a 16-step bar and the bar's
+// length, over V + 98 input columns. What the extra two ids cost the LSTM.
+[[maybe_unused]] void BM_lstm_fwd_bwd_meter_bf16(benchmark::State& state) {
+  use_legato_threads();
+  MatmulPrecisionScope scope(MatmulPrecision::bf16);
+  Model m(state.range(0), state.range(1), state.range(2), state.range(3));
+  const std::int64_t V = m.V, inputs = V + 98;
+  Rng rng(4);
+  const float k = 1.f / std::sqrt(float(m.H));
+  const Tensor w_ih = Tensor::uniform({4 * m.H, inputs}, -k, k, rng).set_requires_grad();
+  Ids ids{{m.T, m.B, 3}, {}};
+  for (std::int64_t t = 0; t < m.T; ++t)
+    for (std::int64_t b = 0; b < m.B; ++b)
+      for (std::int32_t id : {m.ids.values[std::size_t(t * m.B + b)], std::int32_t(V + t % 16), std::int32_t(V + 49 + 16)})
+        ids.values.push_back(id);
+  const Tensor seed = Tensor::uniform({m.T + 1, m.B, m.H}, -1e-3f, 1e-3f, rng);
+  for (auto _ : state) {
+    for (Tensor p : {w_ih, m.w_hh, m.b_ih, m.b_hh}) p.zero_grad();
+    lstm_sequence_ids(ids, Tensor(), Tensor(), w_ih, m.w_hh, m.b_ih, m.b_hh).backward(seed);
+  }
+  set_counters(state, double(m.T * m.B), lstm_flops(m, true));
+}
+
 // The same LSTM fed the one-hot matrix (T, B, V) through the dense entry point:
 // what the token-id gather saves (the input GEMM, dW_ih as a GEMM, and dx).
 void BM_lstm_fwd_bwd_onehot(benchmark::State& state) {
@@ -439,6 +463,7 @@ BENCHMARK(BM_lstm_fwd_bwd)->Name("lstm_fwd_bwd")->Apply(shapes);
 BENCHMARK(BM_lstm_train_last_bf16)->Name("lstm_train_last_bf16")->Apply(shapes);
 BENCHMARK(BM_lstm_train_seq_bf16)->Name("lstm_train_seq_bf16")->Apply(shapes);
 BENCHMARK(BM_lstm_fwd_bwd_bf16)->Name("lstm_fwd_bwd_bf16")->Apply(shapes);
+BENCHMARK(BM_lstm_fwd_bwd_meter_bf16)->Name("lstm_fwd_bwd_meter_bf16")->Apply(shapes);
 #endif
 BENCHMARK(BM_lstm_train_last_lanes)->Name("lstm_train_last_lanes")->Apply(shapes);
 BENCHMARK(BM_lstm_train_seq_lanes)->Name("lstm_train_seq_lanes")->Apply(shapes);

@@ -157,14 +157,17 @@ TEST_CASE("lstm_sequence_ids in bf16 stays within bf16 rounding of the fp32 engi
   if (!LEGATO_LSTM_FAST_ENGINE) return;
   Rng rng(42);
   // B odd takes the float dz; B even writes dz in pairs, also where the
-  // backward's last panel is narrower than 64 units (H = 16, 80).
-  for (auto [T, B, V, H] : {std::array<std::int64_t, 4>{20, 13, 9, 64}, {12, 7, 5, 80}, {1, 2, 3, 16},
-                            {3, 6, 5, 80}, {30, 64, 45, 256}}) {
+  // backward's last panel is narrower than 64 units (H = 16, 80). K > 1: K
+  // ids per row (a multi-hot row), id q drawn from the q-th K-th of V.
+  for (auto [T, B, K, V, H] : {std::array<std::int64_t, 5>{20, 13, 1, 9, 64}, {12, 7, 1, 5, 80}, {1, 2, 1, 3, 16},
+                               {3, 6, 1, 5, 80}, {30, 64, 1, 45, 256}, {12, 8, 3, 30, 64}, {9, 5, 3, 21, 80}}) {
     CAPTURE(T);
     CAPTURE(B);
+    CAPTURE(K);
     CAPTURE(H);
-    Ids ids{{T, B}, {}};
-    for (std::int64_t k = 0; k < T * B; ++k) ids.values.push_back(static_cast<std::int32_t>(rng.below(std::uint64_t(V))));
+    Ids ids{K == 1 ? Shape{T, B} : Shape{T, B, K}, {}};
+    for (std::int64_t k = 0; k < T * B * K; ++k)
+      ids.values.push_back(static_cast<std::int32_t>(k % K * (V / K) + std::int64_t(rng.below(std::uint64_t(V / K)))));
     const float scale = 1.f / std::sqrt(float(H));
     std::vector<Tensor> leaves{random_leaf({B, H}, rng), random_leaf({B, H}, rng),
                                random_leaf({4 * H, V}, rng, -scale, scale), random_leaf({4 * H, H}, rng, -scale, scale),

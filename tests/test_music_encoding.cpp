@@ -229,13 +229,29 @@ TEST_CASE("step_meters: meter changes, songs without barlines, and songs with no
 }
 
 TEST_CASE("MetricClock: an upbeat, the wrap at the barline, and going on from a known step") {
-  MetricClock clock(12, 4);  // 3/4, one quarter before the first barline
+  const MetricClock clock(12, 4);  // 3/4, one quarter before the first barline
   std::vector<int> seen;
-  for (int i = 0; i < 6; ++i, clock.advance()) seen.push_back(clock.now().position);
+  for (int i = 0; i < 6; ++i) seen.push_back(clock.at(i).position);
   CHECK(seen == std::vector<int>{8, 9, 10, 11, 0, 1});
-  CHECK(clock.now().bar_steps == 12);
-  CHECK(MetricClock::starting_at({5, 8}, 8).now() == StepMeter{5, 8});
-  CHECK(MetricClock::starting_at({-1, 0}, 8).now() == StepMeter{0, 8});
+  CHECK(clock.at(100).bar_steps == 12);
+  CHECK(clock.at(100).position == (8 + 100) % 12);
+  const MetricClock on(8, 0);
+  CHECK(on.at(0) == StepMeter{0, 8});
+  CHECK(on.at(9) == StepMeter{1, 8});
+  // Step 30 of a primer was position 5 of an 8-step bar: step 31 is 6, step 33 is 0.
+  const MetricClock after = MetricClock::through({5, 8}, 30, 8);
+  CHECK(after.at(30) == StepMeter{5, 8});
+  CHECK(after.at(31) == StepMeter{6, 8});
+  CHECK(after.at(33) == StepMeter{0, 8});
+  CHECK(after.at(0) == StepMeter{7, 8});  // (5 - 30) mod 8
   CHECK_THROWS_WITH_AS(MetricClock(8, 8), doctest::Contains("upbeat of 8 steps"), Error);
   CHECK_THROWS_WITH_AS(MetricClock(0, 0), doctest::Contains("not a bar"), Error);
+  CHECK_THROWS_WITH_AS(MetricClock::through({-1, 0}, 3, 8), doctest::Contains("no known position"), Error);
+}
+
+TEST_CASE("step_meters: a barline before the first note does not hide an upbeat") {
+  // =1 before a one-quarter upbeat in 3/4, as pickup_of reads it (melody_output.hpp).
+  const Song s = parse_kern("**kern\n*M3/4\n=1\n4g\n=2\n4c\n4d\n4e\n==\n*-\n");
+  CHECK(pickup_of(s) == Rational(1));
+  CHECK(positions_of(step_meters(s)) == std::vector<int>{8, 9, 10, 11, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0});
 }

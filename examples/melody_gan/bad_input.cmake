@@ -27,6 +27,7 @@ expect_failure("negative learning rate" train --corpus "${CORPUS}" --out "${out}
 expect_failure("missing model" generate --model "${WORK}/no_such_model.safetensors" --out-dir "${WORK}/bad")
 expect_failure("not a model" generate --model "${WORK}/not_a_model.safetensors" --out-dir "${WORK}/bad")
 expect_failure("zero --count" generate --model "${model}" --out-dir "${WORK}/bad" --count 0)
+expect_failure("upbeat as long as the bar" generate --model "${model}" --out-dir "${WORK}/bad" --pickup 4)
 expect_failure("missing --out-dir" generate --model "${model}")
 expect_failure("evaluate without a corpus" evaluate --model "${model}" --corpus "${WORK}/no_such_corpus")
 expect_failure("evaluate --count 1" evaluate --model "${model}" --corpus "${CORPUS}" --count 1)

@@ -98,6 +98,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   legato::check(!model_path.empty(), "generate: --model MODEL.safetensors is required");
   legato::check(!req.out_dir.empty(), "generate: --out-dir DIR is required");
   legato::check(req.count >= 1 && req.count <= 100000, "--count must be between 1 and 100000, got ", req.count);
+  legato::music::check_melody_output(req.output);
   LoadedGan loaded = load_gan(model_path);
   legato::examples::setup_threads(cli);
   write_samples(*loaded.model, req);

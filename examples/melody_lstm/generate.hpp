@@ -135,15 +135,18 @@ inline std::vector<std::int32_t> seed_ids(const std::vector<std::string>& tokens
   return ids;
 }
 
-// Where the steps of a melody fall in the bar: `seed` gives the seed's steps
-// and the one after it (seed.size() + 1 entries; empty: all from the clock),
-// and the clock goes on from there.
+// Where the steps of a melody fall in the bar. `seed` gives the seed's steps
+// and the one after it (seed.size() + 1 entries) where they are known (a
+// primer's, from its barlines); later steps, or all of them without a seed
+// meter, come from a clock: counting on from the seed's last known step, in
+// its bar, or else in the output meter from its upbeat at step 0, which is
+// where the written file puts its bars.
 struct MelodyMeter {
   std::vector<legato::music::StepMeter> seed;
-  int bar_steps = 16;  // the clock's bar, in 16ths
-  int pickup_steps = 0;  // without a seed meter: the upbeat before the first barline
+  int bar_steps = 16;    // the output meter's bar, in 16ths
+  int pickup_steps = 0;  // the output's upbeat, in 16ths
 
-  // In `meter` from `pickup` quarters before a barline.
+  // The output meter, `pickup` quarters before its first barline.
   static MelodyMeter of(const legato::music::Meter& meter, const legato::music::Rational& pickup) {
     using legato::music::timeseries_steps;
     MelodyMeter m;
@@ -151,41 +154,42 @@ struct MelodyMeter {
     m.pickup_steps = static_cast<int>(timeseries_steps(pickup)) % m.bar_steps;
     return m;
   }
+
+  // Step i of the melody (0 is the first token after the start symbol).
+  legato::music::StepMeter at(std::size_t i) const {
+    if (i < seed.size()) return seed[i];
+    return clock().at(static_cast<std::int64_t>(i));
+  }
+
+ private:
+  legato::music::MetricClock clock() const {
+    using legato::music::MetricClock;
+    if (!seed.empty() && seed.back().position >= 0)
+      return MetricClock::through(seed.back(), static_cast<std::int64_t>(seed.size()) - 1,
+                                  seed.back().bar_steps > 0 ? seed.back().bar_steps : bar_steps);
+    return MetricClock(bar_steps, pickup_steps);
+  }
 };
 
 // One melody: start symbols, the seed, then draws until "/" or max_steps.
+// The input of each step carries where the step it predicts falls in the bar.
 inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t start_symbols,
                             const std::vector<std::string>& seed, const MelodyMeter& meter, const SampleOptions& o,
                             std::uint64_t index) {
-  using legato::music::MetricClock;
-  using legato::music::StepMeter;
   legato::Rng rng(derived_seed(o.rng_seed, 5, index));
   const std::int32_t slash = vocab.delimiter_id();
   const std::vector<std::int32_t> seed_id = seed_ids(seed, vocab, "--seed-melody");
+  legato::check(meter.seed.empty() || meter.seed.size() == seed.size() + 1, "sample_melody: ", meter.seed.size(),
+                " metric steps for a seed of ", seed.size(), " tokens");
   Sample s;
   s.tokens = seed;
-  // The step each input predicts: from the seed's meter, then from the clock.
-  MetricClock clock(meter.bar_steps, meter.pickup_steps);
-  std::size_t step_index = 0;  // of the step the next input predicts
-  const bool from_seed = !meter.seed.empty();
-  legato::check(!from_seed || meter.seed.size() == seed.size() + 1, "sample_melody: ", meter.seed.size(),
-                " metric steps for a seed of ", seed.size(), " tokens");
-  if (from_seed) clock = MetricClock::starting_at(meter.seed.back(), meter.seed.back().bar_steps > 0
-                                                                          ? meter.seed.back().bar_steps
-                                                                          : meter.bar_steps);
-  std::size_t clock_step = from_seed ? meter.seed.size() - 1 : 0;  // the step the clock shows
-  const auto next_step = [&]() -> StepMeter {
-    const std::size_t i = step_index++;
-    if (from_seed && i < meter.seed.size()) return meter.seed[i];
-    for (; clock_step < i; ++clock_step) clock.advance();
-    return clock.now();
-  };
   g.reset();
   for (std::int64_t i = 0; i + 1 < start_symbols; ++i) g.feed(slash, kUnknownStep);  // a window model's padding
-  g.feed(slash, next_step());
-  for (std::int32_t id : seed_id) g.feed(id, next_step());
+  std::size_t step = 0;  // the step the next input predicts
+  g.feed(slash, meter.at(step++));
+  for (std::int32_t id : seed_id) g.feed(id, meter.at(step++));
   const auto begin = std::chrono::steady_clock::now();
-  for (std::int64_t step = 0; step < o.max_steps; ++step) {
+  for (std::int64_t k = 0; k < o.max_steps; ++k) {
     const std::int32_t next = legato::sample_logits(g.logits(), g.vocab_size(), o.temperature, rng);
     ++s.drawn;
     if (next == slash) {
@@ -193,7 +197,7 @@ inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t 
       break;
     }
     s.tokens.push_back(vocab.token(next));
-    g.feed(next, next_step());
+    g.feed(next, meter.at(step++));
   }
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   return s;

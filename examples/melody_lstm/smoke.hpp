@@ -262,6 +262,24 @@ inline int run_smoke(const SmokeOptions& o) {
     ok(g && g->targets == report.lstm.targets && std::fabs(g->nll_bf16 - g->nll_fp32) < 0.01 && g->kl < 1e-3 &&
            g->top_agreement > 0.95,
        "the generation step in bf16 predicts as fp32 does (NLL within 0.01, KL < 1e-3, same top token > 95%)");
+    ok(g && std::fabs(g->nll_fp32 - report.lstm.nll()) < 1e-5,
+       "the generator, fed token by token with each step's place in the bar, scores the held-out songs as "
+       "evaluation's batches do (NLL within 1e-5)");
+  }
+  {  // where generate and complete put each step in the bar (MelodyMeter)
+    using legato::music::StepMeter;
+    MelodyMeter waltz = MelodyMeter::of(legato::music::parse_meter("3/4"), legato::music::Rational(1));
+    ok(waltz.at(0) == StepMeter{8, 12} && waltz.at(3) == StepMeter{11, 12} && waltz.at(4) == StepMeter{0, 12},
+       "generate --meter 3/4 --pickup 1: step 0 is 8 16ths into a 12-step bar, step 4 starts the next bar");
+    MelodyMeter primer = waltz;  // a 2/4 primer of 3 steps; the step after it is at 5 of 8
+    primer.seed = {{2, 8}, {3, 8}, {4, 8}, {5, 8}};
+    ok(primer.at(2) == StepMeter{4, 8} && primer.at(3) == StepMeter{5, 8} && primer.at(4) == StepMeter{6, 8} &&
+           primer.at(6) == StepMeter{0, 8},
+       "complete: the primer's own places, then counting on in its bar");
+    MelodyMeter unknown = waltz;  // a primer without barlines or meter: the output meter from step 0
+    unknown.seed = {{-1, 0}, {-1, 0}};
+    ok(unknown.at(1) == StepMeter{-1, 0} && unknown.at(2) == StepMeter{10, 12},
+       "complete with a primer of no known meter counts in the output meter from the primer's start");
   }
   print_evaluation(report, stdout);
 

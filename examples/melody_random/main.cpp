@@ -207,6 +207,7 @@ int cmd_generate(const std::vector<std::string>& args) {
     return 0;
   cli.finish();
   check(count >= 1 && count <= 100000, "--count must be in 1..100000, got ", count);
+  music::check_melody_output(output);
   examples::setup_threads(cli);
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);

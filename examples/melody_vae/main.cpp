@@ -791,13 +791,6 @@ int cmd_generate(const std::vector<std::string>& args) {
     sources.push_back(read_user_song(interp_a));
     sources.push_back(read_user_song(interp_b));
   }
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  check(!ec && fs::is_directory(out_dir), "--out-dir '", out_dir, "' cannot be created: ", ec.message());
-  examples::setup_threads(cli);
-
-  Output out;
-  out.dir = out_dir;
   music::MelodyOutput style;
   if (!sources.empty()) {  // back in the (first) song's key, tempo, meter and upbeat
     style.transpose = -sources[0].shift;
@@ -808,6 +801,14 @@ int cmd_generate(const std::vector<std::string>& args) {
       style.pickup = sources[0].pickup;
     }
   }
+  music::check_melody_output(output.over(style));  // a bad --pickup: one line, before anything is written
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  check(!ec && fs::is_directory(out_dir), "--out-dir '", out_dir, "' cannot be created: ", ec.message());
+  examples::setup_threads(cli);
+
+  Output out;
+  out.dir = out_dir;
   out.style = output.over(style);
   Rng rng{std::uint64_t(seed)};
   Stopwatch clock;

@@ -6,15 +6,17 @@
 //   m[t].position    // 16ths since the bar began (an upbeat counts from its bar's start)
 //   m[t].bar_steps   // 16ths per bar of the meter in effect (3/4 -> 12), 0 when unknown
 //
-//   MetricClock clock(Meter::regular_meter(3, 4), /*pickup_steps=*/4);  // generation
-//   clock.now();  clock.advance();
+//   MetricClock clock(/*bar_steps=*/12, /*pickup_steps=*/4);  // generation in 3/4, one-beat upbeat
+//   clock.at(i);                                              // step i of the melody
 //
 // Positions come from the barlines of the song, so irregular bars and meter
 // changes are followed as written. Before the first barline, a bar shorter
 // than the meter's is an upbeat: a 4/4 song that starts with one quarter
-// before its first barline starts at position 12. A song without barlines
-// counts from its start, modulo the bar of its meter when it has one. A
-// position stays -1 where none of this applies (no barline and no meter).
+// before its first barline starts at position 12 (a barline before the first
+// note changes nothing, as for pickup_of in melody_output.hpp). A song
+// without barlines counts from its start, modulo the bar of its meter when it
+// has one. A position stays -1 where none of this applies (no barline and no
+// meter).
 
 #include <cstdint>
 #include <vector>
@@ -27,7 +29,7 @@ namespace legato::music {
 
 struct StepMeter {
   int position = -1;  // 16ths since the bar began, or -1 when unknown
-  int bar_steps = 0;  // 16ths per bar of the meter in effect, 0 when unknown or irregular
+  int bar_steps = 0;  // 16ths per bar of the meter in effect (its nominal bar for *MFREI6/8), 0 when unknown
   friend bool operator==(const StepMeter&, const StepMeter&) = default;
 };
 
@@ -40,10 +42,10 @@ inline std::vector<StepMeter> step_meters(const Song& song) {
   const std::int64_t length = event_step[events];
   auto step_of = [&](std::size_t at) { return event_step[at < events ? at : events]; };
 
-  std::vector<std::int64_t> bar_starts;  // steps where a barline stands, ascending
+  std::vector<std::int64_t> bar_starts;  // steps after the first where a barline stands, ascending
   for (const Barline& b : song.barlines) {
     const std::int64_t s = step_of(b.at);
-    if (bar_starts.empty() || s > bar_starts.back()) bar_starts.push_back(s);
+    if (s > 0 && (bar_starts.empty() || s > bar_starts.back())) bar_starts.push_back(s);
   }
   std::vector<StepMeter> out(static_cast<std::size_t>(length + 1));
   std::size_t next_meter = 0, next_bar = 0;
@@ -68,29 +70,29 @@ inline std::vector<StepMeter> step_meters(const Song& song) {
   return out;
 }
 
-// Metric positions of a melody being generated in a regular meter: the
-// first step comes `pickup_steps` 16ths before a barline (0: on one).
+// Metric positions of a melody generated in a regular meter of `bar_steps`
+// 16ths: step 0 comes `pickup_steps` before a barline (0: on one).
 class MetricClock {
  public:
   MetricClock(int bar_steps, int pickup_steps) : bar_steps_(bar_steps) {
     check(bar_steps >= 1, "MetricClock: a bar of ", bar_steps, " steps is not a bar");
     check(pickup_steps >= 0 && pickup_steps < bar_steps, "MetricClock: an upbeat of ", pickup_steps,
           " steps must be shorter than the bar of ", bar_steps);
-    position_ = pickup_steps == 0 ? 0 : bar_steps - pickup_steps;
+    first_ = pickup_steps == 0 ? 0 : bar_steps - pickup_steps;
   }
-  // Goes on from a known step (e.g. the step after a primer, the last entry
-  // of step_meters(primer)); an unknown position starts a bar.
-  static MetricClock starting_at(const StepMeter& step, int bar_steps) {
+  // The clock on which step `index` is `step` (e.g. a primer's last known
+  // step, from step_meters), in bars of `bar_steps`.
+  static MetricClock through(const StepMeter& step, std::int64_t index, int bar_steps) {
+    check(step.position >= 0, "MetricClock::through: step ", index, " has no known position");
     MetricClock clock(bar_steps, 0);
-    clock.position_ = step.position < 0 ? 0 : step.position % bar_steps;
+    clock.first_ = static_cast<int>(((step.position - index) % bar_steps + bar_steps) % bar_steps);
     return clock;
   }
-  StepMeter now() const { return {position_, bar_steps_}; }
-  void advance() { position_ = (position_ + 1) % bar_steps_; }
+  StepMeter at(std::int64_t i) const { return {static_cast<int>((first_ + i) % bar_steps_), bar_steps_}; }
 
  private:
   int bar_steps_ = 0;
-  int position_ = 0;
+  int first_ = 0;  // position of step 0
 };
 
 }  // namespace legato::music

@@ -249,9 +249,11 @@ class LSTM : public Module {
         h_t = reshape(slice(packed, 0, T - 1, T), {B, H});
         c_t = reshape(slice(packed, 0, T, T + 1), {B, H});
       } else {
-        const Tensor x_terms = !from_ids                ? linear(input, p.w_ih, p.b_ih)  // (T, B, 4H), all steps at once
+        // (T, B, 4H): the input terms of all steps at once
+        const Tensor x_terms = !from_ids                ? linear(input, p.w_ih, p.b_ih)
                                : ids->shape.size() == 3 ? lstm_multi_hot_projection(*ids, p.w_ih, p.b_ih)
-                                                        : lstm_ids_projection(*ids, p.w_ih, p.b_ih);        LSTMState s{h0.defined() ? h0 : Tensor::zeros({B, H}), c0.defined() ? c0 : Tensor::zeros({B, H})};
+                                                        : lstm_ids_projection(*ids, p.w_ih, p.b_ih);
+        LSTMState s{h0.defined() ? h0 : Tensor::zeros({B, H}), c0.defined() ? c0 : Tensor::zeros({B, H})};
         std::vector<Tensor> outs;
         outs.reserve(static_cast<std::size_t>(T));
         for (std::int64_t t = 0; t < T; ++t) {

@@ -62,10 +62,6 @@ class LstmInferLayer {
     for (std::int64_t k = 0; k < G; ++k) bias_[std::size_t(k)] = b_ih.data()[k] + b_hh.data()[k];
     for (std::int64_t v = 0; v < I_; ++v)
       for (std::int64_t k = 0; k < G; ++k) table_[std::size_t(v * G + k)] = w_ih.data()[k * I_ + v] + bias_[std::size_t(k)];
-    w_ih_t_.resize(static_cast<std::size_t>(I_ * G));  // (I, 4H) = W_ihᵀ, for the ids after the first of a multi-hot row
-    for (std::int64_t v = 0; v < I_; ++v)
-      for (std::int64_t k = 0; k < G; ++k) w_ih_t_[std::size_t(v * G + k)] = w_ih.data()[k * I_ + v];
-    multi_hot_.resize(static_cast<std::size_t>(G));
     z_.resize(static_cast<std::size_t>(G));
     h_next_.resize(static_cast<std::size_t>(H_));
 #if LEGATO_LSTM_FAST_ENGINE
@@ -112,6 +108,12 @@ class LstmInferLayer {
   void step_multi_hot(const std::int32_t* ids, std::int64_t K, std::int64_t B, float* h, float* c) {
     check(K >= 1, "LstmInferLayer::step_multi_hot: K = ", K, " ids per row");
     const std::int64_t G = 4 * H_;
+    if (K > 1 && w_ih_t_.empty()) {  // (I, 4H) = W_ihᵀ, for the ids after the first; built on first use
+      w_ih_t_.resize(static_cast<std::size_t>(I_ * G));
+      for (std::int64_t v = 0; v < I_; ++v)
+        for (std::int64_t k = 0; k < G; ++k) w_ih_t_[std::size_t(v * G + k)] = w_ih_[std::size_t(k * I_ + v)];
+    }
+    multi_hot_.resize(static_cast<std::size_t>(G));
     for (std::int64_t b = 0; b < B; ++b) {
       for (std::int64_t q = 0; q < K; ++q)
         check(ids[b * K + q] >= 0 && ids[b * K + q] < I_, "LstmInferLayer::step_multi_hot: id ", ids[b * K + q],
@@ -257,7 +259,7 @@ class LstmInferLayer {
   std::vector<float> w_ih_, w_hh_;  // (4H, I), (4H, H)
   std::vector<float> bias_;         // (4H) = b_ih + b_hh
   std::vector<float> table_;        // (I, 4H) = W_ihᵀ + b_ih + b_hh
-  std::vector<float> w_ih_t_;       // (I, 4H) = W_ihᵀ
+  std::vector<float> w_ih_t_;       // (I, 4H) = W_ihᵀ, built by the first step_multi_hot with K > 1
   std::vector<float> multi_hot_;    // (4H): the input term of one multi-hot row
   std::vector<float> z_;            // (4H) scratch
   std::vector<float> h_next_;       // (H) scratch

@@ -560,8 +560,8 @@ inline void backward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, co
                 db_tile[k] = _mm512_add_ps(db_tile[k], d[k]);
               }
               if (dw_ih_t)  // dW_ihᵀ: the dz row goes to the row of each of its ids
-                for (std::int64_t q = 0; q < ids_per_row; ++q) {
-                  float* w = dw_ih_t + std::int64_t(ids[(t * B + b) * ids_per_row + q]) * G + n;
+                for (std::int64_t id_q = 0; id_q < ids_per_row; ++id_q) {
+                  float* w = dw_ih_t + std::int64_t(ids[(t * B + b) * ids_per_row + id_q]) * G + n;
                   for (int k = 0; k < 4; ++k) store(w + k * H, _mm512_add_ps(load(w + k * H), d[k]));
                 }
             }

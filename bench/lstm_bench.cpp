@@ -5,8 +5,11 @@
 //   lstm_train_last/B/T/V/H   forward, loss on the last step only (the seed's
 //                             Keras model), backward, Adam update
 //   lstm_train_seq/B/T/V/H    the same with the loss on every step
+//   lstm_train_*_lanes/...    the same with the batch split between the threads
+//                             (as melody_lstm train runs), one weight replica each
 //   lstm_fwd_bwd/B/T/V/H      the LSTM alone, forward + backward (vs oneDNN's primitive)
 //   lstm_fwd_bwd_onehot/...   the same through the dense entry point on one-hot rows
+//   lstm_fwd_bwd_meter_bf16/... the same (bf16) with melody_lstm's three ids per step
 //   lstm_*_bf16/...           train_last, train_seq, fwd_bwd and generate_token with
 //                             bf16 products and float sums in the recurrent GEMMs
 //                             (ops/bf16.hpp)
@@ -213,44 +216,37 @@ void BM_lstm_train_seq_lanes(benchmark::State& state) { BM_train_lanes(state, tr
 
 // The LSTM alone, forward and backward with a fixed output gradient: no head,
 // no optimiser. The like-for-like of oneDNN's primitive (dnnl_lstm_fwd_bwd).
-void fwd_bwd(benchmark::State& state, MatmulPrecision precision) {
+// meter: melody_lstm's metric inputs (examples/melody_lstm/data.hpp), three
+// ids per step over V + 98 input columns (the token, its position in a
+// 16-step bar, the bar's length): what the extra two ids cost the LSTM.
+void fwd_bwd(benchmark::State& state, MatmulPrecision precision, bool meter = false) {
   use_legato_threads();
   MatmulPrecisionScope scope(precision);
   Model m(state.range(0), state.range(1), state.range(2), state.range(3));
   Rng rng(3);
-  const Tensor seed = Tensor::uniform({m.T + 1, m.B, m.H}, -1e-3f, 1e-3f, rng);
-  for (auto _ : state) {
-    for (Tensor& p : m.params()) p.zero_grad();
-    lstm_sequence_ids(m.ids, Tensor(), Tensor(), m.w_ih, m.w_hh, m.b_ih, m.b_hh).backward(seed);
+  Tensor w_ih = m.w_ih;
+  Ids ids = m.ids;
+  if (meter) {
+    const float k = 1.f / std::sqrt(float(m.H));
+    w_ih = Tensor::uniform({4 * m.H, m.V + 98}, -k, k, rng).set_requires_grad();
+    ids = {{m.T, m.B, 3}, {}};
+    for (std::int64_t t = 0; t < m.T; ++t)
+      for (std::int64_t b = 0; b < m.B; ++b)
+        for (std::int64_t id : {std::int64_t(m.ids.values[std::size_t(t * m.B + b)]), m.V + t % 16, m.V + 49 + 16})
+          ids.values.push_back(std::int32_t(id));
   }
-  set_counters(state, double(m.T * m.B), lstm_flops(m, true));
-}
-
-void BM_lstm_fwd_bwd(benchmark::State& state) { fwd_bwd(state, MatmulPrecision::fp32); }
-[[maybe_unused]] void BM_lstm_fwd_bwd_bf16(benchmark::State& state) { fwd_bwd(state, MatmulPrecision::bf16); }
-
-// The same with melody_lstm's metric inputs (examples/melody_lstm/data.hpp):
-// three ids per step, the token, its position in a 16-step bar and the bar's
-// length, over V + 98 input columns. What the extra two ids cost the LSTM.
-[[maybe_unused]] void BM_lstm_fwd_bwd_meter_bf16(benchmark::State& state) {
-  use_legato_threads();
-  MatmulPrecisionScope scope(MatmulPrecision::bf16);
-  Model m(state.range(0), state.range(1), state.range(2), state.range(3));
-  const std::int64_t V = m.V, inputs = V + 98;
-  Rng rng(4);
-  const float k = 1.f / std::sqrt(float(m.H));
-  const Tensor w_ih = Tensor::uniform({4 * m.H, inputs}, -k, k, rng).set_requires_grad();
-  Ids ids{{m.T, m.B, 3}, {}};
-  for (std::int64_t t = 0; t < m.T; ++t)
-    for (std::int64_t b = 0; b < m.B; ++b)
-      for (std::int32_t id : {m.ids.values[std::size_t(t * m.B + b)], std::int32_t(V + t % 16), std::int32_t(V + 49 + 16)})
-        ids.values.push_back(id);
   const Tensor seed = Tensor::uniform({m.T + 1, m.B, m.H}, -1e-3f, 1e-3f, rng);
   for (auto _ : state) {
     for (Tensor p : {w_ih, m.w_hh, m.b_ih, m.b_hh}) p.zero_grad();
     lstm_sequence_ids(ids, Tensor(), Tensor(), w_ih, m.w_hh, m.b_ih, m.b_hh).backward(seed);
   }
   set_counters(state, double(m.T * m.B), lstm_flops(m, true));
+}
+
+void BM_lstm_fwd_bwd(benchmark::State& state) { fwd_bwd(state, MatmulPrecision::fp32); }
+[[maybe_unused]] void BM_lstm_fwd_bwd_bf16(benchmark::State& state) { fwd_bwd(state, MatmulPrecision::bf16); }
+[[maybe_unused]] void BM_lstm_fwd_bwd_meter_bf16(benchmark::State& state) {
+  fwd_bwd(state, MatmulPrecision::bf16, /*meter=*/true);
 }
 
 // The same LSTM fed the one-hot matrix (T, B, V) through the dense entry point:

@@ -201,23 +201,6 @@ inline bool fast_engine_runs(const Dims& d) {
 #endif
 }
 
-// The input terms of multi-hot rows (lstm_sequence_ids with K ids per row):
-// out row r (4H) = table[ids[r, 0]] + Σ_{q≥1} w_ih_t[ids[r, q]], where
-// w_ih_t (V, 4H) is W_ihᵀ and the table is W_ihᵀ with both biases folded in,
-// so that they count once. Summed in this order so that LstmInferLayer's
-// step gives the same bits.
-inline void multi_hot_rows(const std::int32_t* ids, std::int64_t rows, std::int64_t K, const float* table,
-                           const float* w_ih_t, std::int64_t G, float* out) {
-  for (std::int64_t r = 0; r < rows; ++r) {
-    float* o = out + r * G;
-    std::copy_n(table + std::int64_t(ids[r * K]) * G, G, o);
-    for (std::int64_t q = 1; q < K; ++q) {
-      const float* w = w_ih_t + std::int64_t(ids[r * K + q]) * G;
-      for (std::int64_t k = 0; k < G; ++k) o[k] += w[k];
-    }
-  }
-}
-
 // Runs the forward recurrence with the fastest engine this build has.
 // keep_all: save gates (T, B, 4H) and c (T+1, B, H) for the backward pass;
 // otherwise gates (1, B, 4H) and c (2, B, H) are scratch (see forward_portable).
@@ -452,7 +435,7 @@ inline Tensor lstm_sequence_ids(const Ids& ids, const Tensor& h0, const Tensor& 
     input.w_ih_t = w_ih_t.data();
     if (!fast_engine_runs(d)) {  // the AVX-512 engine sums the rows itself, in the same order
       xw = Tensor::empty({T, B, G});
-      multi_hot_rows(ids.values.data(), T * B, K, table.data(), w_ih_t.data(), G, xw.data());
+      lstm_kernels::multi_hot_rows(ids.values.data(), T * B, K, table.data(), w_ih_t.data(), G, xw.data());
       input.xw = xw.data();
     }
   }

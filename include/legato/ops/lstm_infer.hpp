@@ -118,13 +118,8 @@ class LstmInferLayer {
       for (std::int64_t q = 0; q < K; ++q)
         check(ids[b * K + q] >= 0 && ids[b * K + q] < I_, "LstmInferLayer::step_multi_hot: id ", ids[b * K + q],
               " at row ", b, ", position ", q, " is outside [0, ", I_, ")");
-      float* in = multi_hot_.data();
-      std::copy_n(table_.data() + std::int64_t(ids[b * K]) * G, G, in);
-      for (std::int64_t q = 1; q < K; ++q) {
-        const float* w = w_ih_t_.data() + std::int64_t(ids[b * K + q]) * G;
-        for (std::int64_t k = 0; k < G; ++k) in[k] += w[k];
-      }
-      step_row(in, nullptr, h + b * H_, c + b * H_);
+      lstm_kernels::multi_hot_rows(ids + b * K, 1, K, table_.data(), w_ih_t_.data(), G, multi_hot_.data());
+      step_row(multi_hot_.data(), nullptr, h + b * H_, c + b * H_);
     }
   }
 

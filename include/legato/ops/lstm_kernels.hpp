@@ -64,6 +64,23 @@ struct InputRows {
   }
 };
 
+// The input terms of multi-hot rows, for the portable engine and the
+// one-step inference layer (the AVX-512 epilogue sums them itself, in the
+// same order): out row r (4H) = table[ids[r, 0]] + Σ_{q≥1} w_ih_t[ids[r, q]],
+// table (V, 4H) = W_ihᵀ + b_ih + b_hh and w_ih_t (V, 4H) = W_ihᵀ, so that the
+// biases count once.
+inline void multi_hot_rows(const std::int32_t* ids, std::int64_t rows, std::int64_t K, const float* table,
+                           const float* w_ih_t, std::int64_t G, float* out) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float* o = out + r * G;
+    std::copy_n(table + std::int64_t(ids[r * K]) * G, G, o);
+    for (std::int64_t q = 1; q < K; ++q) {
+      const float* w = w_ih_t + std::int64_t(ids[r * K + q]) * G;
+      for (std::int64_t k = 0; k < G; ++k) o[k] += w[k];
+    }
+  }
+}
+
 // What a backward pass writes. dc0 is always wanted; a null pointer means "not
 // wanted". db and dw_ih_t are accumulated into (zero them first). dz is
 // wanted unless dz_words is given instead.

@@ -222,6 +222,7 @@ inline void make_output_dir(const std::string& dir) {
 // The first `steps` E-TS tokens of a primer file (.krn or .mid), transposed to
 // C major / A minor as the training songs were (spec §6.6).
 struct Primer {
+  std::string path;                 // the file, for messages and titles
   std::vector<std::string> tokens;
   std::vector<legato::music::StepMeter> steps_meter;  // tokens.size() + 1: where its steps fall in the bar
   std::string key;  // of the original, for display
@@ -241,6 +242,7 @@ inline Primer read_primer(const std::string& path, std::int64_t steps) {
   legato::check(song.note_count() > 0, "--primer '", path, "' has no notes");
   const Transposed t = transpose_to_c(song);
   Primer p;
+  p.path = path;
   p.tokens = encode_timeseries(t.song);
   legato::check(!p.tokens.empty(), "--primer '", path, "' has no 16th-note steps");
   p.total_steps = p.tokens.size();
@@ -352,9 +354,8 @@ inline legato::music::MelodyOutput primer_output(const Primer& p) {
   return defaults;
 }
 
-inline GenerateReport complete_melody(const LoadedModel& m, const std::string& primer_path, std::int64_t primer_steps,
-                                      GenerateRequest r) {
-  const Primer p = read_primer(primer_path, primer_steps);
+inline GenerateReport complete_melody(const LoadedModel& m, const Primer& p, GenerateRequest r) {
+  const std::string& primer_path = p.path;
   seed_ids(p.tokens, m.vocab, "--primer '" + primer_path + "'");
   const legato::music::MelodyOutput defaults = primer_output(p);
   const legato::music::MelodyOutput output = r.output.over(defaults);

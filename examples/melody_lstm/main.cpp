@@ -238,7 +238,7 @@ int cmd_complete(const std::vector<std::string>& args) {
   legato::music::check_melody_output(r.output.over(primer_output(p)));
   one_thread_unless_told(cli);
   legato::examples::setup_threads(cli);
-  complete_melody(m, primer, primer_steps, r);
+  complete_melody(m, p, r);
   return 0;
 }
 

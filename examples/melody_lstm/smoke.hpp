@@ -296,7 +296,7 @@ inline int run_smoke(const SmokeOptions& o) {
     if (fs::path(file).extension() == ".krn") ok(legato::music::read_kern_file(file).note_count() > 0, file + " reads back");
   }
   const std::string primer = legato::music::list_kern_files(corpus).front().string();
-  const GenerateReport comp = complete_melody(model, primer, 16, g);
+  const GenerateReport comp = complete_melody(model, read_primer(primer, 16), g);
   ok(comp.samples.size() == 2 && fs::exists(fs::path(g.out_dir) / "primer.mid"), "complete continues a primer");
   if (legato::bf16_supported()) {  // --precision bf16: the LSTM step in bf16 products
     GenerateRequest in_bf16 = g;
@@ -348,7 +348,7 @@ inline int run_smoke(const SmokeOptions& o) {
     GenerateRequest back = g;
     back.count = 1;
     back.out_dir = (dir / "in_g").string();
-    complete_melody(model, primer_g.string(), 24, back);
+    complete_melody(model, read_primer(primer_g.string(), 24), back);
     const Song primer_out = read_kern_file((fs::path(back.out_dir) / "primer.krn").string());
     const Song completion = read_kern_file((fs::path(back.out_dir) / "completion_01.krn").string());
     std::vector<int> original = pitches(read_kern_file(primer_g.string()));
@@ -368,7 +368,7 @@ inline int run_smoke(const SmokeOptions& o) {
     in_a_major.out_dir = (dir / "in_a").string();
     in_a_major.output.transpose = 2;
     in_a_major.output.meter = parse_meter("3/4");  // the primer's own meter: the upbeat stays
-    complete_melody(model, primer_g.string(), 24, in_a_major);
+    complete_melody(model, read_primer(primer_g.string(), 24), in_a_major);
     const Song primer_a = read_kern_file((fs::path(in_a_major.out_dir) / "primer.krn").string());
     std::vector<int> in_a = original;
     for (int& p : in_a) p += 2;

@@ -2,7 +2,7 @@
 // melody_lstm data: the corpus as token ids, and the two batching regimes.
 //
 //   MelodyData data = load_melody_data("/data/esac/han");   // vocabulary + train / held-out ids
-//   InputCoding coding{V, /*metric=*/true};                  // what the LSTM reads per step
+//   InputCoding coding = InputCoding::named("tokens+meter+lookback", V);  // what the LSTM reads per step
 //   SequenceBatcher seq(data.train, coding, B, T, delimiter, 1, true, seed);  // --mode sequence (default)
 //   WindowBatcher win(data.train, coding, B, T, delimiter);  // --mode window (the seed's regime)
 //
@@ -22,6 +22,7 @@
 // every window read from the zero state, the loss on the last step only.
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <sstream>
@@ -63,39 +64,82 @@ struct SongIds {
 
 // ------------------------------------------------------------- inputs ----
 
+// The tokens of a song before the step being predicted, as far back as the
+// reader may look: tokens[i] is song token i, and those with
+// earliest <= i < count are known (a window of the seed's regime starts
+// later than its song). count is the index of the step being predicted.
+struct SongContext {
+  const std::int32_t* tokens = nullptr;
+  std::int64_t count = 0;
+  std::int64_t earliest = 0;
+
+  // Token i, or -1 where it is not known.
+  std::int32_t at(std::int64_t i) const { return i >= earliest && i < count ? tokens[i] : -1; }
+};
+
 // What the LSTM reads at a step. The seed's model reads the token alone (a
-// one-hot row of V). With the metric inputs (the default since they exist)
-// it also reads where the step it is about to predict falls in the bar:
-// three one-hot features side by side, as K = 3 ids per step in disjoint
-// ranges of the input (ops/lstm.hpp, lstm_sequence_ids with ids (T, B, K)):
-//   the token                       0 .. V-1
-//   its position in the bar         V + 0 .. 47 16ths; V + 48 when unknown or later
-//   the bar's length                V + 49 + 1 .. 48 16ths; V + 49 when unknown or longer
-// Knowing the beat, the model need not infer it from the rhythm so far; on
-// the held-out songs this lowers the NLL (docs/results.md).
+// one-hot row of V). Each richer coding adds one-hot features side by side,
+// as K ids per step in disjoint ranges of the input (ops/lstm.hpp,
+// lstm_sequence_ids with ids (T, B, K)). All of them describe the step the
+// input predicts:
+//   tokens        the token                        0 .. V-1
+//   +meter        its position in the bar          + 0 .. 47 16ths; + 48 when unknown or later
+//                 the bar's length                 + 49 + 1 .. 48 16ths; + 49 when unknown or longer
+//   +lookback     for each n of kLookbackBars, the token n bars before the
+//                 predicted step, at the same place in its bar
+//                                                  + 0 .. V-1; + V when there is none
+// Knowing the beat, the model need not infer it from the rhythm so far; the
+// lookback (Magenta's Lookback RNN had the same idea) hands it the tokens a
+// repeated bar or phrase would copy, which folk songs do all the time. Both
+// lower the held-out NLL (docs/results.md).
 inline constexpr std::int32_t kPositionIds = 49;
 inline constexpr std::int32_t kBarLengthIds = 49;
 inline constexpr std::int32_t kMetricInputs = kPositionIds + kBarLengthIds;
+inline constexpr std::array<int, 4> kLookbackBars = {1, 2, 4, 8};
 
 struct InputCoding {
   std::int32_t vocab_size = 0;  // V
   bool metric = false;
+  bool lookback = false;  // only with metric: a bar's length is needed
 
-  std::int64_t ids_per_step() const { return metric ? 3 : 1; }
-  std::int64_t input_size() const { return vocab_size + (metric ? kMetricInputs : 0); }
-  std::string name() const { return metric ? "tokens+meter" : "tokens"; }
+  // The coding an --inputs name stands for; names() lists them.
+  static InputCoding named(const std::string& inputs, std::int32_t V) {
+    legato::check(inputs == "tokens" || inputs == "tokens+meter" || inputs == "tokens+meter+lookback",
+                  "--inputs must be one of ", names(), ", got '", inputs, "'");
+    return {V, inputs != "tokens", inputs == "tokens+meter+lookback"};
+  }
+  static std::string names() { return "tokens, tokens+meter, tokens+meter+lookback"; }
+  std::string name() const { return lookback ? "tokens+meter+lookback" : metric ? "tokens+meter" : "tokens"; }
 
-  // Writes ids_per_step() ids: the input token, and where the step it
-  // predicts (`next`) falls in the bar.
-  void write(std::int32_t token, const legato::music::StepMeter& next, std::int32_t* out) const {
+  std::int64_t ids_per_step() const {
+    return 1 + (metric ? 2 : 0) + (lookback ? static_cast<std::int64_t>(kLookbackBars.size()) : 0);
+  }
+  std::int64_t input_size() const {
+    return vocab_size + (metric ? kMetricInputs : 0) +
+           (lookback ? static_cast<std::int64_t>(kLookbackBars.size()) * (vocab_size + 1) : 0);
+  }
+
+  // Writes ids_per_step() ids: the input token, then what is known of the
+  // step it predicts (`next`, the song before it).
+  void write(std::int32_t token, const legato::music::StepMeter& next, const SongContext& song,
+             std::int32_t* out) const {
     out[0] = token;
     if (!metric) return;
-    out[1] = vocab_size + (next.position >= 0 && next.position < kPositionIds - 1 ? next.position : kPositionIds - 1);
-    out[2] = vocab_size + kPositionIds + (next.bar_steps >= 1 && next.bar_steps < kBarLengthIds ? next.bar_steps : 0);
+    std::int32_t base = vocab_size;
+    out[1] = base + (next.position >= 0 && next.position < kPositionIds - 1 ? next.position : kPositionIds - 1);
+    base += kPositionIds;
+    out[2] = base + (next.bar_steps >= 1 && next.bar_steps < kBarLengthIds ? next.bar_steps : 0);
+    base += kBarLengthIds;
+    if (!lookback) return;
+    for (std::size_t n = 0; n < kLookbackBars.size(); ++n, base += vocab_size + 1) {
+      const std::int32_t earlier =
+          next.bar_steps > 0 ? song.at(song.count - std::int64_t(kLookbackBars[n]) * next.bar_steps) : -1;
+      out[3 + n] = base + (earlier >= 0 ? earlier : vocab_size);
+    }
   }
-  // The shape of the inputs of T steps of B lanes: (T, B) or (T, B, 3).
+  // The shape of the inputs of T steps of B lanes: (T, B), or (T, B, K).
   legato::Shape shape(std::int64_t T, std::int64_t B) const {
-    return metric ? legato::Shape{T, B, 3} : legato::Shape{T, B};
+    return metric ? legato::Shape{T, B, ids_per_step()} : legato::Shape{T, B};
   }
 };
 
@@ -157,7 +201,7 @@ inline std::vector<std::size_t> shuffled_order(std::size_t n, std::uint64_t seed
 // ------------------------------------------------------------ sequence ----
 
 struct SequenceBatch {
-  Ids inputs;                  // (T, B) token ids, or (T, B, 3) with the metric inputs (InputCoding)
+  Ids inputs;                  // (T, B) token ids, or (T, B, K) with richer inputs (InputCoding)
   Ids targets;                 // (T·B) ids, kIgnore for padding; row t·B + b
   std::vector<char> reset;     // (B): the lane starts a new song, its state restarts at zero
   std::int64_t target_count = 0;
@@ -196,7 +240,7 @@ class SequenceBatcher {
     batch.inputs.shape = coding_.shape(T, B);
     batch.inputs.values.resize(static_cast<std::size_t>(T * B * K));
     for (std::int64_t k = 0; k < T * B; ++k)  // padding: "/" at an unknown step
-      coding_.write(delimiter_, kUnknownStep, batch.inputs.values.data() + k * K);
+      coding_.write(delimiter_, kUnknownStep, {}, batch.inputs.values.data() + k * K);
     batch.targets.shape = {T * B};
     batch.targets.values.assign(static_cast<std::size_t>(T * B), kIgnore);
     batch.reset.assign(static_cast<std::size_t>(B), 0);
@@ -230,6 +274,7 @@ class SequenceBatcher {
         const std::int64_t target_at = song_at + 1;
         coding_.write(song_at < 0 ? delimiter_ : ids[static_cast<std::size_t>(song_at)],
                       target_at < 0 ? kUnknownStep : song.meter[static_cast<std::size_t>(target_at)],
+                      SongContext{ids.data(), std::max<std::int64_t>(target_at, 0)},
                       batch.inputs.values.data() + static_cast<std::int64_t>(k) * K);
         if (target_at < 0) continue;  // an extra start symbol: nothing to predict yet
         batch.targets.values[k] = target_at < L ? ids[static_cast<std::size_t>(target_at)] : delimiter_;
@@ -316,14 +361,23 @@ class SequenceBatcher {
 // The seed's delimited stream: every song followed by `delimiters` "/".
 // meter[i] is where token i falls in its bar: the first "/" after a song is
 // its end, the step after its last; the padding after it is unknown.
+// song_begin[i] is where the song of token i (or of the end it marks) starts;
+// a padding "/" starts nothing (song_begin[i] = i).
 struct DelimitedStream {
   std::vector<std::int32_t> tokens;
   std::vector<legato::music::StepMeter> meter;
+  std::vector<std::size_t> song_begin;
 
-  // Writes the input ids of position i: token i, and the metric of the token
-  // after it (the one it predicts).
-  void write_input(const InputCoding& coding, std::size_t i, std::int32_t* out) const {
-    coding.write(tokens[i], i + 1 < meter.size() ? meter[i + 1] : kUnknownStep, out);
+  // Writes the input ids of position i: token i, and what is known of the
+  // token after it (the one it predicts) to a reader that starts at
+  // position `first` (a window's start).
+  void write_input(const InputCoding& coding, std::size_t i, std::size_t first, std::int32_t* out) const {
+    const std::size_t next = i + 1;
+    if (next >= tokens.size()) return coding.write(tokens[i], kUnknownStep, {}, out);
+    const std::size_t begin = song_begin[next];
+    const SongContext song{tokens.data() + begin, static_cast<std::int64_t>(next - begin),
+                           first > begin ? static_cast<std::int64_t>(first - begin) : 0};
+    coding.write(tokens[i], meter[next], song, out);
   }
 };
 
@@ -331,16 +385,19 @@ inline DelimitedStream delimited_stream(const std::vector<SongIds>& songs, std::
                                         std::int64_t delimiters = legato::music::kSequenceLength) {
   DelimitedStream stream;
   for (const SongIds& s : songs) {
+    const std::size_t begin = stream.tokens.size();
     stream.tokens.insert(stream.tokens.end(), s.ids.begin(), s.ids.end());
     stream.tokens.insert(stream.tokens.end(), static_cast<std::size_t>(delimiters), delimiter);
     stream.meter.insert(stream.meter.end(), s.meter.begin(), s.meter.end());  // the songs' steps and their ends
     stream.meter.insert(stream.meter.end(), static_cast<std::size_t>(delimiters - 1), kUnknownStep);
+    stream.song_begin.insert(stream.song_begin.end(), s.ids.size() + 1, begin);
+    for (std::size_t i = begin + s.ids.size() + 1; i < stream.tokens.size(); ++i) stream.song_begin.push_back(i);
   }
   return stream;
 }
 
 struct WindowBatch {
-  Ids inputs;   // (T, B), or (T, B, 3) with the metric inputs
+  Ids inputs;   // (T, B), or (T, B, K) with richer inputs (InputCoding)
   Ids targets;  // (B): the token after each window
 };
 
@@ -378,7 +435,8 @@ class WindowBatcher {
     for (std::int64_t b = 0; b < B; ++b) {
       const std::size_t start = order_[next_ + static_cast<std::size_t>(b)];
       for (std::int64_t t = 0; t < T_; ++t)
-        stream_.write_input(coding_, start + static_cast<std::size_t>(t), batch.inputs.values.data() + (t * B + b) * K);
+        stream_.write_input(coding_, start + static_cast<std::size_t>(t), start,
+                            batch.inputs.values.data() + (t * B + b) * K);
       batch.targets.values[static_cast<std::size_t>(b)] = stream_.tokens[start + static_cast<std::size_t>(T_)];
     }
     next_ += static_cast<std::size_t>(B);

@@ -265,11 +265,12 @@ inline SeedStyleResult seed_style_accuracy(MelodyLstm& model, const std::vector<
       const std::int64_t K = coding.ids_per_step();
       legato::Ids ids{coding.shape(T, b_count), std::vector<std::int32_t>(static_cast<std::size_t>(T * b_count * K))};
       for (std::int64_t k = 0; k < T * b_count; ++k)  // after a shorter segment's end: "/" (its logits are not read)
-        coding.write(slash, kUnknownStep, ids.values.data() + k * K);
+        coding.write(slash, kUnknownStep, {}, ids.values.data() + k * K);
       for (std::int64_t b = 0; b < b_count; ++b) {
         const Segment& g = segments[s0 + static_cast<std::size_t>(b)];
         for (std::int64_t t = 0; t < g.length; ++t)
-          delimited.write_input(coding, static_cast<std::size_t>(g.begin + t), ids.values.data() + (t * b_count + b) * K);
+          delimited.write_input(coding, static_cast<std::size_t>(g.begin + t), static_cast<std::size_t>(g.begin),
+                                ids.values.data() + (t * b_count + b) * K);
       }
       const MelodyLstm::Output out = model.forward(ids);  // (T·B, V)
       for (std::int64_t b = 0; b < b_count; ++b) {
@@ -301,17 +302,15 @@ inline std::optional<GenerationPrecision> generation_precision(const MelodyLstm&
                                                                const std::vector<SongIds>& songs,
                                                                const Vocabulary& vocab, std::int64_t start_symbols) {
   if (!legato::bf16_supported()) return std::nullopt;
-  Generator fp32(model, legato::MatmulPrecision::fp32), bf16(model, legato::MatmulPrecision::bf16);
+  const std::int32_t slash = vocab.delimiter_id();
+  Generator fp32(model, slash, legato::MatmulPrecision::fp32), bf16(model, slash, legato::MatmulPrecision::bf16);
   if (!bf16.bf16()) return std::nullopt;  // H not one the AVX-512 engine takes: both are fp32
   const std::int64_t V = fp32.vocab_size();
-  const std::int32_t slash = vocab.delimiter_id();
   GenerationPrecision r;
   std::vector<double> p, q;  // log-probabilities, fp32 and bf16
   for (const SongIds& song : songs) {
-    fp32.reset();
-    bf16.reset();
-    for (std::int64_t i = 0; i + 1 < start_symbols; ++i) fp32.feed(slash, kUnknownStep), bf16.feed(slash, kUnknownStep);
-    fp32.feed(slash, song.meter[0]), bf16.feed(slash, song.meter[0]);
+    fp32.start(start_symbols, song.meter[0]);
+    bf16.start(start_symbols, song.meter[0]);
     for (std::size_t i = 0; i <= song.ids.size(); ++i) {
       const std::int32_t target = i < song.ids.size() ? song.ids[i] : slash;
       const std::int64_t top_fp32 = detail::log_softmax_row(fp32.logits(), V, p);

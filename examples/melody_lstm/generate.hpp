@@ -9,7 +9,9 @@
 //   model) and the seed melody ("55" by default);
 //   (a model with the metric inputs, data.hpp, also reads at every step where
 //   the next step falls in the bar: in --meter from its --pickup for
-//   generate, as in the primer and then on in its meter for complete;)
+//   generate, as in the primer and then on in its meter for complete; with
+//   the lookback inputs, also the tokens 1, 2, 4 and 8 bars before it, from
+//   the melody so far;)
 //   repeat up to --max-steps times:
 //     p = softmax(logits);  p' = p^(1/T) / Σ p^(1/T)  (= softmax(logits / T));
 //     draw a token from p'; if it is "/", stop (the "/" is not kept);
@@ -46,8 +48,10 @@ namespace melody_lstm {
 // float (ops/lstm_infer.hpp), as training's default does.
 class Generator {
  public:
-  explicit Generator(const MelodyLstm& model, legato::MatmulPrecision precision = legato::MatmulPrecision::fp32)
-      : head_(model.head->weight, model.head->bias), coding_(model.coding()) {
+  // `delimiter`: the id of "/", the start symbol.
+  Generator(const MelodyLstm& model, std::int32_t delimiter,
+            legato::MatmulPrecision precision = legato::MatmulPrecision::fp32)
+      : head_(model.head->weight, model.head->bias), coding_(model.coding()), delimiter_(delimiter) {
     const legato::nn::NamedTensors params = model.lstm->named_parameters();
     auto find = [&](const std::string& name) {
       for (const auto& [n, t] : params)
@@ -62,22 +66,34 @@ class Generator {
     H_ = model.hidden_size();
     logits_.resize(static_cast<std::size_t>(head_.out_features()));
     input_.resize(static_cast<std::size_t>(coding_.ids_per_step()));
-    reset();
+    start(0, kUnknownStep);
   }
 
   std::int64_t vocab_size() const { return head_.out_features(); }
   bool bf16() const { return layers_.front().bf16(); }
 
-  void reset() {
+  // Starts a melody: zero state, then `symbols` start symbols "/", the last
+  // of which predicts the melody's first step, whose place in the bar is
+  // `first` (the others predict nothing: a window-mode model's padding).
+  void start(std::int64_t symbols, const legato::music::StepMeter& first) {
     h_.assign(layers_.size() * static_cast<std::size_t>(H_), 0.f);
     c_.assign(h_.size(), 0.f);
+    melody_.clear();
+    for (std::int64_t i = 0; i < symbols; ++i) read(delimiter_, i + 1 == symbols ? first : kUnknownStep);
   }
 
-  // Reads one token, and where the step after it falls in the bar (read only
-  // by a model with the metric inputs); logits() then holds the scores of
-  // that step's token.
+  // Reads the melody's next token, and where the step after it falls in the
+  // bar (read by a model with the metric inputs); logits() then holds the
+  // scores of that step's token.
   void feed(std::int32_t token, const legato::music::StepMeter& next) {
-    coding_.write(token, next, input_.data());
+    melody_.push_back(token);
+    read(token, next);
+  }
+  const float* logits() const { return logits_.data(); }
+
+ private:
+  void read(std::int32_t token, const legato::music::StepMeter& next) {
+    coding_.write(token, next, SongContext{melody_.data(), static_cast<std::int64_t>(melody_.size())}, input_.data());
     for (std::size_t k = 0; k < layers_.size(); ++k) {
       float* h = h_.data() + k * static_cast<std::size_t>(H_);
       float* c = c_.data() + k * static_cast<std::size_t>(H_);
@@ -90,12 +106,12 @@ class Generator {
     }
     head_.logits(h_.data() + (layers_.size() - 1) * static_cast<std::size_t>(H_), logits_.data());
   }
-  const float* logits() const { return logits_.data(); }
 
- private:
   std::vector<legato::LstmInferLayer> layers_;
   legato::LinearInfer head_;
   InputCoding coding_;
+  std::int32_t delimiter_;
+  std::vector<std::int32_t> melody_;  // the tokens read since start(), for the lookback inputs
   std::vector<std::int32_t> input_;  // the ids of one step (InputCoding)
   std::int64_t H_ = 0;
   std::vector<float> h_, c_;  // (layers, H)
@@ -183,10 +199,8 @@ inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t 
                 " metric steps for a seed of ", seed.size(), " tokens");
   Sample s;
   s.tokens = seed;
-  g.reset();
-  for (std::int64_t i = 0; i + 1 < start_symbols; ++i) g.feed(slash, kUnknownStep);  // a window model's padding
   std::size_t step = 0;  // the step the next input predicts
-  g.feed(slash, meter.at(step++));
+  g.start(start_symbols, meter.at(step++));
   for (std::int32_t id : seed_id) g.feed(id, meter.at(step++));
   const auto begin = std::chrono::steady_clock::now();
   for (std::int64_t k = 0; k < o.max_steps; ++k) {
@@ -297,7 +311,7 @@ inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequ
   legato::check(r.count >= 1 && r.count <= 10000, "--count must be in 1..10000, got ", r.count);
   seed_ids(r.seed, m.vocab, "--seed-melody");  // fail before creating anything
   make_output_dir(r.out_dir);
-  Generator g(*m.model, r.sample.precision);
+  Generator g(*m.model, m.vocab.delimiter_id(), r.sample.precision);
   MelodyMeter meter = MelodyMeter::of(output.meter, output.pickup);
   meter.seed = r.seed_meter;
   GenerateReport report;

@@ -1,15 +1,16 @@
 #pragma once
 // melody_lstm model: the seed's network (spec §6.2) and its checkpoint.
 //
-//   input ids (T, B[, 3]) ──LSTM(H, one-hot input as the token-id path)──► (T, B, H)
+//   input ids (T, B[, K]) ──LSTM(H, one-hot input as the token-id path)──► (T, B, H)
 //                    ──Dropout(p)──► Linear(H → V) ──► logits (T·B, V); softmax in the loss
 //
 // One-hot input: a one-hot row times W_ihᵀ is a column of W_ih, so the LSTM
 // gathers columns instead of multiplying (ops/lstm.hpp, lstm_sequence_ids);
 // the parameters are exactly those of PyTorch's nn.LSTM(input_size=V). With
-// the metric inputs (--inputs tokens+meter, the default; data.hpp,
-// InputCoding) each step reads three one-hot features side by side, and the
-// LSTM is PyTorch's nn.LSTM(input_size=V + 98) on their concatenation.
+// richer inputs (--inputs tokens+meter, or tokens+meter+lookback, the
+// default; data.hpp, InputCoding) each step reads K one-hot features side by
+// side, and the LSTM is PyTorch's nn.LSTM on their concatenation
+// (input_size V + 98, or V + 98 + 4 (V + 1)).
 //
 // A checkpoint is one safetensors file: the model's tensors under PyTorch's
 // names ("lstm.weight_ih_l0", …, "head.weight", "head.bias"), and while
@@ -52,7 +53,9 @@ inline void require_precision(legato::MatmulPrecision precision) {
 }
 
 inline const std::string kFormatName = "legato.melody_lstm";
-inline const std::string kFormatVersion = "2";  // 2 added "inputs"; a version 1 file reads the tokens alone
+// 2 added "inputs"; a version 1 file reads the tokens alone. 3 added the
+// lookback inputs; a version 2 file has no lookback.
+inline const std::string kFormatVersion = "3";
 
 // Every hyperparameter of a run; all of it goes into the checkpoint. The
 // network is the seed's; the training defaults of sequence mode were measured
@@ -68,7 +71,7 @@ struct Hyper {
   std::string schedule = "cosine";    // learning rate: constant, or cosine decay to 0 over the run
   float clip = 0.f;                   // global gradient-norm clip, 0 = off (the seed had none)
   std::string mode = "sequence";      // sequence | window
-  std::string inputs = "tokens+meter";  // tokens (the seed's) | tokens+meter (data.hpp, InputCoding)
+  std::string inputs = "tokens+meter+lookback";  // tokens (the seed's) | tokens+meter | tokens+meter+lookback (data.hpp)
   std::uint64_t seed = 1;
 
   // The seed's training settings (spec §6.3): batch 64, Adam 1e-3, constant.
@@ -82,7 +85,7 @@ struct Hyper {
     return h;
   }
 
-  bool metric_inputs() const { return inputs == "tokens+meter"; }
+  bool metric_inputs() const { return inputs != "tokens"; }
 
   // "/" read before a song: 1 in sequence mode; the seed's 64 start symbols
   // for a model trained on windows (it has only ever seen a song start after
@@ -101,8 +104,7 @@ struct Hyper {
     check(mode == "sequence" || mode == "window", "--mode must be 'sequence' or 'window', got '", mode, "'");
     check(schedule == "constant" || schedule == "cosine", "--schedule must be 'constant' or 'cosine', got '",
           schedule, "'");
-    check(inputs == "tokens" || inputs == "tokens+meter", "--inputs must be 'tokens' or 'tokens+meter', got '",
-          inputs, "'");
+    InputCoding::named(inputs, 1);  // checks the name
   }
 };
 
@@ -129,7 +131,7 @@ class MelodyLstm : public legato::nn::Module {
 
   // V tokens; weights drawn from a generator seeded with `seed` (PyTorch's
   // default initialisation: U(±1/√H) for the LSTM, Kaiming-uniform for the head).
-  MelodyLstm(std::int64_t V, const Hyper& h) : coding_{static_cast<std::int32_t>(V), h.metric_inputs()}, H_(h.hidden) {
+  MelodyLstm(std::int64_t V, const Hyper& h) : coding_(InputCoding::named(h.inputs, static_cast<std::int32_t>(V))), H_(h.hidden) {
     legato::Rng init(derived_seed(h.seed, 1, 0));
     legato::nn::LSTMOptions options;
     options.input_size = coding_.input_size();
@@ -160,7 +162,7 @@ class MelodyLstm : public legato::nn::Module {
     legato::nn::LSTMState state;  // h, c (layers, B, H) after the last step
   };
 
-  // ids (T, B), or (T, B, 3) with the metric inputs; state (layers, B, H) or null for zeros.
+  // ids (T, B), or (T, B, K) with richer inputs (InputCoding); state (layers, B, H) or null for zeros.
   Output forward(const legato::Ids& ids, const legato::nn::LSTMState* state = nullptr) {
     legato::nn::LSTMOutput out = lstm->forward_ids(ids, state);  // (T, B, H)
     const std::int64_t rows = ids.shape[0] * ids.shape[1];
@@ -285,8 +287,8 @@ inline LoadedModel load_model(const std::string& path) {
   legato::check(format != f.metadata.end() && format->second == kFormatName, "'", path,
                 "' is not a melody_lstm checkpoint (its metadata has no format=", kFormatName, ")");
   const std::string& version = detail::meta(f, path, "format_version");
-  legato::check(version == kFormatVersion || version == "1", "'", path, "': format version ", version,
-                " is not supported (expected 1 or ", kFormatVersion, ")");
+  legato::check(version == kFormatVersion || version == "2" || version == "1", "'", path, "': format version ",
+                version, " is not supported (expected 1 to ", kFormatVersion, ")");
   try {
     out.vocab = Vocabulary::parse(detail::meta(f, path, "vocabulary"));
   } catch (const legato::Error& e) {

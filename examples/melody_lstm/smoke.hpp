@@ -126,27 +126,56 @@ inline int run_smoke(const SmokeOptions& o) {
   std::printf("smoke: corpus %s, %zu training and %zu held-out songs, vocabulary of %d\n", corpus.c_str(),
               data.train.size(), data.held_out.size(), data.vocab.size());
 
-  // 0. the metric inputs: the input that predicts step t of a song carries
-  // that step's place in the bar, and a step right after a barline is 0.
+  // 0. the metric and lookback inputs: the input that predicts step t of a
+  // song carries that step's place in the bar (a step right after a barline
+  // is 0), and the tokens 1, 2, 4 and 8 bars before step t.
   {
     const SongIds& song = data.train.front();
-    const InputCoding coding{data.vocab.size(), /*metric=*/true};
-    SequenceBatcher one(data.train, coding, 1, 16, data.vocab.delimiter_id(), 1, /*repeat=*/false, 0);
+    const std::int32_t V = data.vocab.size();
+    const InputCoding coding = InputCoding::named("tokens+meter+lookback", V);
+    const std::int64_t T = 64, K = coding.ids_per_step();
+    SequenceBatcher one(data.train, coding, 1, T, data.vocab.delimiter_id(), 1, /*repeat=*/false, 0);
     SequenceBatch batch;
     one.next(batch);
-    bool aligned = batch.inputs.shape == legato::Shape{16, 1, 3};
-    int bar_starts = 0;
-    for (std::size_t t = 0; t < 16 && t < song.ids.size(); ++t) {
-      const legato::music::StepMeter& m = song.meter[t];
-      const std::int32_t token = t ? song.ids[t - 1] : data.vocab.delimiter_id();
+    bool aligned = batch.inputs.shape == legato::Shape{T, 1, K} && K == 3 + std::int64_t(kLookbackBars.size());
+    int bar_starts = 0, lookbacks = 0;
+    for (std::int64_t t = 0; t < T && t < std::int64_t(song.ids.size()); ++t) {
+      const legato::music::StepMeter& m = song.meter[static_cast<std::size_t>(t)];
+      const std::int32_t token = t ? song.ids[static_cast<std::size_t>(t - 1)] : data.vocab.delimiter_id();
       const int position = m.position >= 0 && m.position < kPositionIds - 1 ? m.position : kPositionIds - 1;
-      aligned = aligned && batch.targets.values[t] == song.ids[t] && batch.inputs.values[3 * t] == token &&
-                batch.inputs.values[3 * t + 1] == coding.vocab_size + position &&
-                batch.inputs.values[3 * t + 2] == coding.vocab_size + kPositionIds + m.bar_steps;
+      const std::int32_t* in = batch.inputs.values.data() + t * K;
+      aligned = aligned && batch.targets.values[static_cast<std::size_t>(t)] == song.ids[static_cast<std::size_t>(t)] &&
+                in[0] == token && in[1] == V + position && in[2] == V + kPositionIds + m.bar_steps;
+      for (std::size_t n = 0; n < kLookbackBars.size(); ++n) {
+        const std::int64_t back = t - std::int64_t(kLookbackBars[n]) * m.bar_steps;
+        const std::int32_t expected = back >= 0 ? song.ids[static_cast<std::size_t>(back)] : V;
+        aligned = aligned && in[3 + n] == V + kMetricInputs + std::int32_t(n) * (V + 1) + expected;
+        lookbacks += back >= 0;
+      }
       bar_starts += m.position == 0;
     }
-    ok(aligned && bar_starts > 0 && song.meter.front().bar_steps > 0,
-       "the input predicting each step carries that step's position in the bar and the bar's length");
+    ok(aligned && bar_starts > 0 && lookbacks > 0 && song.meter.front().bar_steps > 0,
+       "the input predicting each step carries that step's position in the bar, the bar's length and the tokens "
+       "1, 2, 4 and 8 bars before it");
+  }
+  // A window of the seed's regime starts its lookback at its own start: the
+  // step a bar after step 16 of the first song, read by a window that starts
+  // at the song or at the step's input token, sees the token one bar back
+  // only in the first case.
+  {
+    const SongIds& song = data.train.front();
+    const std::int32_t V = data.vocab.size();
+    const InputCoding coding = InputCoding::named("tokens+meter+lookback", V);
+    const DelimitedStream stream = delimited_stream(data.train, data.vocab.delimiter_id());
+    const std::size_t next = 16 + static_cast<std::size_t>(song.meter[16].bar_steps), i = next - 1;
+    std::vector<std::int32_t> whole(static_cast<std::size_t>(coding.ids_per_step())), late(whole.size());
+    stream.write_input(coding, i, 0, whole.data());
+    stream.write_input(coding, i, i, late.data());
+    const std::int32_t one_bar = V + kMetricInputs;  // the first lookback's range
+    const int bar = song.meter[next].bar_steps;
+    ok(song.ids.size() > next && bar >= 2 && std::size_t(bar) <= next && whole[3] == one_bar + song.ids[next - std::size_t(bar)] &&
+           late[3] == one_bar + V && whole[0] == late[0] && whole[1] == late[1],
+       "a window's lookback inputs see nothing before the window's start");
   }
 
   Hyper h;
@@ -327,7 +356,7 @@ inline int run_smoke(const SmokeOptions& o) {
     std::vector<int> expected = pitches(plain);
     for (int& p : expected) p += 2;
     ok(pitches(up) == expected, "--transpose 2 moves every note of the same draw up 2 semitones");
-    // The model reads the meter (--inputs tokens+meter): the same draw in 3/4 is another melody.
+    // The model reads the meter (--inputs tokens+meter[+lookback]): the same draw in 3/4 is another melody.
     GenerateRequest in_3_4 = moved;
     in_3_4.out_dir = (dir / "in_3_4").string();
     in_3_4.output.meter = parse_meter("3/4");

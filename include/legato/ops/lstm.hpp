@@ -405,9 +405,10 @@ inline Tensor lstm_sequence_ids(const Ids& ids, const Tensor& h0, const Tensor& 
   const std::int64_t T = d.T, B = d.B, H = d.H, G = 4 * d.H;
   for (std::int64_t k = 0; k < T * B * K; ++k) {
     const std::int32_t id = ids.values[static_cast<std::size_t>(k)];
-    check(id >= 0 && id < V, op, ": token id ", id, " at (t=", k / K / B, ", b=", k / K % B,
-          K > 1 ? legato::detail::concat(", k=", k % K) : std::string(), ") is outside [0, ", V,
-          ") for w_ih of shape ", shape_str(w_ih.shape()));
+    if (id >= 0 && id < V) continue;  // the message is built only on failure: this loop runs per id
+    fail(op, ": token id ", id, " at (t=", k / K / B, ", b=", k / K % B,
+         K > 1 ? legato::detail::concat(", k=", k % K) : std::string(), ") is outside [0, ", V,
+         ") for w_ih of shape ", shape_str(w_ih.shape()));
   }
 
   // One-hot row v times W_ihᵀ is column v of W_ih: a table (V, 4H) = W_ihᵀ + b_ih + b_hh.

@@ -9,7 +9,9 @@
 //                             (as melody_lstm train runs), one weight replica each
 //   lstm_fwd_bwd/B/T/V/H      the LSTM alone, forward + backward (vs oneDNN's primitive)
 //   lstm_fwd_bwd_onehot/...   the same through the dense entry point on one-hot rows
-//   lstm_fwd_bwd_meter_bf16/... the same (bf16) with melody_lstm's three ids per step
+//   lstm_fwd_bwd_meter_bf16/... the same (bf16) with the three ids per step of
+//                             melody_lstm's metric inputs
+//   lstm_fwd_bwd_lookback_bf16/... and with the seven of its default (metric + lookback)
 //   lstm_*_bf16/...           train_last, train_seq, fwd_bwd and generate_token with
 //                             bf16 products and float sums in the recurrent GEMMs
 //                             (ops/bf16.hpp)
@@ -216,24 +218,36 @@ void BM_lstm_train_seq_lanes(benchmark::State& state) { BM_train_lanes(state, tr
 
 // The LSTM alone, forward and backward with a fixed output gradient: no head,
 // no optimiser. The like-for-like of oneDNN's primitive (dnnl_lstm_fwd_bwd).
-// meter: melody_lstm's metric inputs (examples/melody_lstm/data.hpp), three
-// ids per step over V + 98 input columns (the token, its position in a
-// 16-step bar, the bar's length): what the extra two ids cost the LSTM.
-void fwd_bwd(benchmark::State& state, MatmulPrecision precision, bool meter = false) {
+// Inputs::meter: melody_lstm's metric inputs (examples/melody_lstm/data.hpp),
+// three ids per step over V + 98 input columns (the token, its position in a
+// 16-step bar, the bar's length). Inputs::lookback: its default, four more
+// ids over 4 (V + 1) more columns (the tokens 1, 2, 4 and 8 bars back, or
+// "none"). What the extra ids cost the LSTM.
+enum class Inputs { token, meter, lookback };
+
+void fwd_bwd(benchmark::State& state, MatmulPrecision precision, Inputs inputs = Inputs::token) {
   use_legato_threads();
   MatmulPrecisionScope scope(precision);
   Model m(state.range(0), state.range(1), state.range(2), state.range(3));
   Rng rng(3);
   Tensor w_ih = m.w_ih;
   Ids ids = m.ids;
-  if (meter) {
+  if (inputs != Inputs::token) {
+    const bool lookback = inputs == Inputs::lookback;
+    const std::int64_t columns = m.V + 98 + (lookback ? 4 * (m.V + 1) : 0), K = lookback ? 7 : 3;
     const float k = 1.f / std::sqrt(float(m.H));
-    w_ih = Tensor::uniform({4 * m.H, m.V + 98}, -k, k, rng).set_requires_grad();
-    ids = {{m.T, m.B, 3}, {}};
+    w_ih = Tensor::uniform({4 * m.H, columns}, -k, k, rng).set_requires_grad();
+    ids = {{m.T, m.B, K}, {}};
+    auto token = [&](std::int64_t t, std::int64_t b) { return std::int64_t(m.ids.values[std::size_t(t * m.B + b)]); };
     for (std::int64_t t = 0; t < m.T; ++t)
-      for (std::int64_t b = 0; b < m.B; ++b)
-        for (std::int64_t id : {std::int64_t(m.ids.values[std::size_t(t * m.B + b)]), m.V + t % 16, m.V + 49 + 16})
-          ids.values.push_back(std::int32_t(id));
+      for (std::int64_t b = 0; b < m.B; ++b) {
+        for (std::int64_t id : {token(t, b), m.V + t % 16, m.V + 49 + 16}) ids.values.push_back(std::int32_t(id));
+        if (!lookback) continue;
+        for (std::int64_t n = 0, base = m.V + 98; n < 4; ++n, base += m.V + 1) {
+          const std::int64_t back = t + 1 - 16 * (std::int64_t(1) << n);  // the predicted step t + 1, 1-8 bars back
+          ids.values.push_back(std::int32_t(base + (back >= 0 ? token(back, b) : m.V)));
+        }
+      }
   }
   const Tensor seed = Tensor::uniform({m.T + 1, m.B, m.H}, -1e-3f, 1e-3f, rng);
   for (auto _ : state) {
@@ -246,7 +260,10 @@ void fwd_bwd(benchmark::State& state, MatmulPrecision precision, bool meter = fa
 void BM_lstm_fwd_bwd(benchmark::State& state) { fwd_bwd(state, MatmulPrecision::fp32); }
 [[maybe_unused]] void BM_lstm_fwd_bwd_bf16(benchmark::State& state) { fwd_bwd(state, MatmulPrecision::bf16); }
 [[maybe_unused]] void BM_lstm_fwd_bwd_meter_bf16(benchmark::State& state) {
-  fwd_bwd(state, MatmulPrecision::bf16, /*meter=*/true);
+  fwd_bwd(state, MatmulPrecision::bf16, Inputs::meter);
+}
+[[maybe_unused]] void BM_lstm_fwd_bwd_lookback_bf16(benchmark::State& state) {
+  fwd_bwd(state, MatmulPrecision::bf16, Inputs::lookback);
 }
 
 // The same LSTM fed the one-hot matrix (T, B, V) through the dense entry point:
@@ -460,6 +477,7 @@ BENCHMARK(BM_lstm_train_last_bf16)->Name("lstm_train_last_bf16")->Apply(shapes);
 BENCHMARK(BM_lstm_train_seq_bf16)->Name("lstm_train_seq_bf16")->Apply(shapes);
 BENCHMARK(BM_lstm_fwd_bwd_bf16)->Name("lstm_fwd_bwd_bf16")->Apply(shapes);
 BENCHMARK(BM_lstm_fwd_bwd_meter_bf16)->Name("lstm_fwd_bwd_meter_bf16")->Apply(shapes);
+BENCHMARK(BM_lstm_fwd_bwd_lookback_bf16)->Name("lstm_fwd_bwd_lookback_bf16")->Apply(shapes);
 #endif
 BENCHMARK(BM_lstm_train_last_lanes)->Name("lstm_train_last_lanes")->Apply(shapes);
 BENCHMARK(BM_lstm_train_seq_lanes)->Name("lstm_train_seq_lanes")->Apply(shapes);

@@ -11,7 +11,8 @@
 //   lstm_fwd_bwd_onehot/...   the same through the dense entry point on one-hot rows
 //   lstm_fwd_bwd_meter_bf16/... the same (bf16) with the three ids per step of
 //                             melody_lstm's metric inputs
-//   lstm_fwd_bwd_lookback_bf16/... and with the seven of its default (metric + lookback)
+//   lstm_fwd_bwd_lookback_bf16/... and with the eight of its default (metric with the beat,
+//                             and the lookback)
 //   lstm_*_bf16/...           train_last, train_seq, fwd_bwd and generate_token with
 //                             bf16 products and float sums in the recurrent GEMMs
 //                             (ops/bf16.hpp)
@@ -220,9 +221,9 @@ void BM_lstm_train_seq_lanes(benchmark::State& state) { BM_train_lanes(state, tr
 // no optimiser. The like-for-like of oneDNN's primitive (dnnl_lstm_fwd_bwd).
 // Inputs::meter: melody_lstm's metric inputs (examples/melody_lstm/data.hpp),
 // three ids per step over V + 98 input columns (the token, its position in a
-// 16-step bar, the bar's length). Inputs::lookback: its default, four more
-// ids over 4 (V + 1) more columns (the tokens 1, 2, 4 and 8 bars back, or
-// "none"). What the extra ids cost the LSTM.
+// 16-step bar, the bar's length). Inputs::lookback: its default, five more
+// ids over 49 + 4 (V + 1) more columns (the beat's length, the tokens 1, 2,
+// 4 and 8 bars back, or "none"). What the extra ids cost the LSTM.
 enum class Inputs { token, meter, lookback };
 
 void fwd_bwd(benchmark::State& state, MatmulPrecision precision, Inputs inputs = Inputs::token) {
@@ -234,7 +235,7 @@ void fwd_bwd(benchmark::State& state, MatmulPrecision precision, Inputs inputs =
   Ids ids = m.ids;
   if (inputs != Inputs::token) {
     const bool lookback = inputs == Inputs::lookback;
-    const std::int64_t columns = m.V + 98 + (lookback ? 4 * (m.V + 1) : 0), K = lookback ? 7 : 3;
+    const std::int64_t columns = m.V + 98 + (lookback ? 49 + 4 * (m.V + 1) : 0), K = lookback ? 8 : 3;
     const float k = 1.f / std::sqrt(float(m.H));
     w_ih = Tensor::uniform({4 * m.H, columns}, -k, k, rng).set_requires_grad();
     ids = {{m.T, m.B, K}, {}};
@@ -243,7 +244,8 @@ void fwd_bwd(benchmark::State& state, MatmulPrecision precision, Inputs inputs =
       for (std::int64_t b = 0; b < m.B; ++b) {
         for (std::int64_t id : {token(t, b), m.V + t % 16, m.V + 49 + 16}) ids.values.push_back(std::int32_t(id));
         if (!lookback) continue;
-        for (std::int64_t n = 0, base = m.V + 98; n < 4; ++n, base += m.V + 1) {
+        ids.values.push_back(std::int32_t(m.V + 98 + 4));  // a beat of 4 16ths
+        for (std::int64_t n = 0, base = m.V + 98 + 49; n < 4; ++n, base += m.V + 1) {
           const std::int64_t back = t + 1 - 16 * (std::int64_t(1) << n);  // the predicted step t + 1, 1-8 bars back
           ids.values.push_back(std::int32_t(base + (back >= 0 ? token(back, b) : m.V)));
         }

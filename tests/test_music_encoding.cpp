@@ -207,25 +207,44 @@ TEST_CASE("step_meters: an upbeat counts from its bar's start, barlines restart 
   const std::vector<StepMeter> m = step_meters(s);
   REQUIRE(m.size() == 2 + 8 + 4 + 1);  // every step, and the one after the end
   CHECK(positions_of(m) == std::vector<int>{6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 0});
-  for (const StepMeter& step : m) CHECK(step.bar_steps == 8);
+  for (const StepMeter& step : m) CHECK((step.bar_steps == 8 && step.beat_steps == 4));
+}
+
+TEST_CASE("beat_steps_of: compound meters beat in dotted notes; 3/4 and 6/8 share a bar, not a beat") {
+  auto beat = [](int n, int d) { return beat_steps_of(Meter::regular_meter(n, d)); };
+  CHECK(beat(3, 4) == 4);
+  CHECK(beat(6, 8) == 6);
+  CHECK(beat(2, 4) == 4);
+  CHECK(beat(2, 2) == 8);
+  CHECK(beat(9, 8) == 6);
+  CHECK(beat(12, 8) == 6);
+  CHECK(beat(6, 4) == 12);
+  CHECK(beat(3, 8) == 2);   // three beats of an eighth
+  CHECK(beat(5, 8) == 2);
+  CHECK(beat(3, 32) == 0);  // a beat shorter than a 16th
+  CHECK(beat_steps_of(Meter{}) == 0);
+  const std::vector<StepMeter> jig = step_meters(parse_kern("**kern\n*M6/8\n=1\n4.c\n4.d\n==\n*-\n"));
+  const std::vector<StepMeter> waltz = step_meters(parse_kern("**kern\n*M3/4\n=1\n4c\n4d\n4e\n==\n*-\n"));
+  CHECK(jig[0] == StepMeter{0, 12, 6});
+  CHECK(waltz[0] == StepMeter{0, 12, 4});
 }
 
 TEST_CASE("step_meters: meter changes, songs without barlines, and songs with no meter at all") {
   const Song change = parse_kern("**kern\n*M2/4\n=1\n2c\n=2\n*M3/8\n4.d\n=3\n8e\n*-\n");
   const std::vector<StepMeter> m = step_meters(change);
   REQUIRE(m.size() == 8 + 6 + 2 + 1);
-  CHECK(m[0] == StepMeter{0, 8});
-  CHECK(m[7] == StepMeter{7, 8});
-  CHECK(m[8] == StepMeter{0, 6});   // the new meter takes effect at its barline
-  CHECK(m[14] == StepMeter{0, 6});
-  CHECK(m[16] == StepMeter{2, 6});  // after the end
+  CHECK(m[0] == StepMeter{0, 8, 4});
+  CHECK(m[7] == StepMeter{7, 8, 4});
+  CHECK(m[8] == StepMeter{0, 6, 2});   // the new meter takes effect at its barline
+  CHECK(m[14] == StepMeter{0, 6, 2});
+  CHECK(m[16] == StepMeter{2, 6, 2});  // after the end
 
   const Song no_bars = parse_kern("**kern\n*M3/4\n2c\n2d\n2e\n*-\n");
   CHECK(positions_of(step_meters(no_bars)) ==
         std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0});
 
   const Song bare = parse_kern("**kern\n4c\n4d\n*-\n");
-  for (const StepMeter& step : step_meters(bare)) CHECK(step == StepMeter{-1, 0});
+  for (const StepMeter& step : step_meters(bare)) CHECK(step == StepMeter{-1, 0, 0});
 }
 
 TEST_CASE("MetricClock: an upbeat, the wrap at the barline, and going on from a known step") {
@@ -236,17 +255,18 @@ TEST_CASE("MetricClock: an upbeat, the wrap at the barline, and going on from a 
   CHECK(clock.at(100).bar_steps == 12);
   CHECK(clock.at(100).position == (8 + 100) % 12);
   const MetricClock on(8, 0);
-  CHECK(on.at(0) == StepMeter{0, 8});
-  CHECK(on.at(9) == StepMeter{1, 8});
+  CHECK(on.at(0) == StepMeter{0, 8, 0});  // no beat given: unknown
+  CHECK(on.at(9) == StepMeter{1, 8, 0});
+  CHECK(MetricClock(12, 0, 6).at(13) == StepMeter{1, 12, 6});
   // Step 30 of a primer was position 5 of an 8-step bar: step 31 is 6, step 33 is 0.
-  const MetricClock after = MetricClock::through({5, 8}, 30, 8);
-  CHECK(after.at(30) == StepMeter{5, 8});
-  CHECK(after.at(31) == StepMeter{6, 8});
-  CHECK(after.at(33) == StepMeter{0, 8});
-  CHECK(after.at(0) == StepMeter{7, 8});  // (5 - 30) mod 8
+  const MetricClock after = MetricClock::through({5, 8, 4}, 30, 8, 4);
+  CHECK(after.at(30) == StepMeter{5, 8, 4});
+  CHECK(after.at(31) == StepMeter{6, 8, 4});
+  CHECK(after.at(33) == StepMeter{0, 8, 4});
+  CHECK(after.at(0) == StepMeter{7, 8, 4});  // (5 - 30) mod 8
   CHECK_THROWS_WITH_AS(MetricClock(8, 8), doctest::Contains("upbeat of 8 steps"), Error);
   CHECK_THROWS_WITH_AS(MetricClock(0, 0), doctest::Contains("not a bar"), Error);
-  CHECK_THROWS_WITH_AS(MetricClock::through({-1, 0}, 3, 8), doctest::Contains("no known position"), Error);
+  CHECK_THROWS_WITH_AS(MetricClock::through({-1, 0, 0}, 3, 8, 4), doctest::Contains("no known position"), Error);
 }
 
 TEST_CASE("step_meters: a barline before the first note does not hide an upbeat") {

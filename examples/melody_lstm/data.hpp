@@ -80,43 +80,53 @@ struct SongContext {
 // What the LSTM reads at a step. The seed's model reads the token alone (a
 // one-hot row of V). Each richer coding adds one-hot features side by side,
 // as K ids per step in disjoint ranges of the input (ops/lstm.hpp,
-// lstm_sequence_ids with ids (T, B, K)). All of them describe the step the
-// input predicts:
+// lstm_sequence_ids with ids (T, B, K)); each feature's range follows the
+// last one's ("+ i" is i past its start). All of them but the token describe
+// the step the input predicts:
 //   tokens        the token                        0 .. V-1
 //   +meter        its position in the bar          + 0 .. 47 16ths; + 48 when unknown or later
-//                 the bar's length                 + 49 + 1 .. 48 16ths; + 49 when unknown or longer
+//                 the bar's length                 + 1 .. 48 16ths; + 0 when unknown or longer
+//                 the beat's length (since format 3: 3/4 from 6/8)
+//                                                  + 1 .. 48 16ths; + 0 when unknown or longer
 //   +lookback     for each n of kLookbackBars, the token n bars before the
 //                 predicted step, at the same place in its bar
 //                                                  + 0 .. V-1; + V when there is none
-// Knowing the beat, the model need not infer it from the rhythm so far; the
+// Knowing the bar and the beat, the model need not infer them from the
+// rhythm so far (and writes jigs in 6/8 where 3/4 gets waltzes); the
 // lookback (Magenta's Lookback RNN had the same idea) hands it the tokens a
 // repeated bar or phrase would copy, which folk songs do all the time. Both
 // lower the held-out NLL (docs/results.md).
 inline constexpr std::int32_t kPositionIds = 49;
 inline constexpr std::int32_t kBarLengthIds = 49;
-inline constexpr std::int32_t kMetricInputs = kPositionIds + kBarLengthIds;
+inline constexpr std::int32_t kBeatLengthIds = 49;
 inline constexpr std::array<int, 4> kLookbackBars = {1, 2, 4, 8};
 
 struct InputCoding {
   std::int32_t vocab_size = 0;  // V
   bool metric = false;
+  bool beat = false;      // with metric: the beat's length too (models of format 3 on)
   bool lookback = false;  // only with metric: a bar's length is needed
 
-  // The coding an --inputs name stands for; names() lists them.
-  static InputCoding named(const std::string& inputs, std::int32_t V) {
+  // The coding an --inputs name stands for; names() lists them. `beat`:
+  // whether the meter includes the beat (false for a format-2 checkpoint).
+  static InputCoding named(const std::string& inputs, std::int32_t V, bool beat = true) {
     legato::check(inputs == "tokens" || inputs == "tokens+meter" || inputs == "tokens+meter+lookback",
                   "--inputs must be one of ", names(), ", got '", inputs, "'");
-    return {V, inputs != "tokens", inputs == "tokens+meter+lookback"};
+    const bool metric = inputs != "tokens";
+    return {V, metric, metric && beat, inputs == "tokens+meter+lookback"};
   }
   static std::string names() { return "tokens, tokens+meter, tokens+meter+lookback"; }
   std::string name() const { return lookback ? "tokens+meter+lookback" : metric ? "tokens+meter" : "tokens"; }
 
   std::int64_t ids_per_step() const {
-    return 1 + (metric ? 2 : 0) + (lookback ? static_cast<std::int64_t>(kLookbackBars.size()) : 0);
+    return 1 + (metric ? 2 : 0) + (beat ? 1 : 0) + (lookback ? static_cast<std::int64_t>(kLookbackBars.size()) : 0);
+  }
+  // Where the lookback ids begin: after the token and the meter.
+  std::int32_t lookback_base() const {
+    return vocab_size + (metric ? kPositionIds + kBarLengthIds : 0) + (beat ? kBeatLengthIds : 0);
   }
   std::int64_t input_size() const {
-    return vocab_size + (metric ? kMetricInputs : 0) +
-           (lookback ? static_cast<std::int64_t>(kLookbackBars.size()) * (vocab_size + 1) : 0);
+    return lookback_base() + (lookback ? static_cast<std::int64_t>(kLookbackBars.size()) * (vocab_size + 1) : 0);
   }
 
   // Writes ids_per_step() ids: the input token, then what is known of the
@@ -130,11 +140,16 @@ struct InputCoding {
     base += kPositionIds;
     out[2] = base + (next.bar_steps >= 1 && next.bar_steps < kBarLengthIds ? next.bar_steps : 0);
     base += kBarLengthIds;
+    std::int32_t* rest = out + 3;
+    if (beat) {
+      *rest++ = base + (next.beat_steps >= 1 && next.beat_steps < kBeatLengthIds ? next.beat_steps : 0);
+      base += kBeatLengthIds;
+    }
     if (!lookback) return;
     for (std::size_t n = 0; n < kLookbackBars.size(); ++n, base += vocab_size + 1) {
       const std::int32_t earlier =
           next.bar_steps > 0 ? song.at(song.count - std::int64_t(kLookbackBars[n]) * next.bar_steps) : -1;
-      out[3 + n] = base + (earlier >= 0 ? earlier : vocab_size);
+      *rest++ = base + (earlier >= 0 ? earlier : vocab_size);
     }
   }
   // The shape of the inputs of T steps of B lanes: (T, B), or (T, B, K).

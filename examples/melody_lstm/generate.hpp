@@ -160,6 +160,7 @@ inline std::vector<std::int32_t> seed_ids(const std::vector<std::string>& tokens
 struct MelodyMeter {
   std::vector<legato::music::StepMeter> seed;
   int bar_steps = 16;    // the output meter's bar, in 16ths
+  int beat_steps = 4;    // its beat
   int pickup_steps = 0;  // the output's upbeat, in 16ths
 
   // The output meter, `pickup` quarters before its first barline.
@@ -167,6 +168,7 @@ struct MelodyMeter {
     using legato::music::timeseries_steps;
     MelodyMeter m;
     m.bar_steps = std::max<int>(1, static_cast<int>(timeseries_steps(meter.bar_length())));
+    m.beat_steps = legato::music::beat_steps_of(meter);
     m.pickup_steps = static_cast<int>(timeseries_steps(pickup)) % m.bar_steps;
     return m;
   }
@@ -180,10 +182,12 @@ struct MelodyMeter {
  private:
   legato::music::MetricClock clock() const {
     using legato::music::MetricClock;
-    if (!seed.empty() && seed.back().position >= 0)
+    if (!seed.empty() && seed.back().position >= 0) {
+      const bool own = seed.back().bar_steps > 0;  // the seed's own meter, else the output's
       return MetricClock::through(seed.back(), static_cast<std::int64_t>(seed.size()) - 1,
-                                  seed.back().bar_steps > 0 ? seed.back().bar_steps : bar_steps);
-    return MetricClock(bar_steps, pickup_steps);
+                                  own ? seed.back().bar_steps : bar_steps, own ? seed.back().beat_steps : beat_steps);
+    }
+    return MetricClock(bar_steps, pickup_steps, beat_steps);
   }
 };
 

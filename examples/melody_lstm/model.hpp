@@ -10,7 +10,7 @@
 // richer inputs (--inputs tokens+meter, or tokens+meter+lookback, the
 // default; data.hpp, InputCoding) each step reads K one-hot features side by
 // side, and the LSTM is PyTorch's nn.LSTM on their concatenation
-// (input_size V + 98, or V + 98 + 4 (V + 1)).
+// (input_size V + 147, or V + 147 + 4 (V + 1); V + 98 in format-2 files).
 //
 // A checkpoint is one safetensors file: the model's tensors under PyTorch's
 // names ("lstm.weight_ih_l0", …, "head.weight", "head.bias"), and while
@@ -54,7 +54,8 @@ inline void require_precision(legato::MatmulPrecision precision) {
 
 inline const std::string kFormatName = "legato.melody_lstm";
 // 2 added "inputs"; a version 1 file reads the tokens alone. 3 added the
-// lookback inputs; a version 2 file has no lookback.
+// lookback inputs and the beat's length to the metric inputs ("meter_beat");
+// a version 2 file has neither.
 inline const std::string kFormatVersion = "3";
 
 // Every hyperparameter of a run; all of it goes into the checkpoint. The
@@ -72,6 +73,7 @@ struct Hyper {
   float clip = 0.f;                   // global gradient-norm clip, 0 = off (the seed had none)
   std::string mode = "sequence";      // sequence | window
   std::string inputs = "tokens+meter+lookback";  // tokens (the seed's) | tokens+meter | tokens+meter+lookback (data.hpp)
+  bool meter_beat = true;  // the metric inputs include the beat's length (false in format-2 files)
   std::uint64_t seed = 1;
 
   // The seed's training settings (spec §6.3): batch 64, Adam 1e-3, constant.
@@ -131,7 +133,7 @@ class MelodyLstm : public legato::nn::Module {
 
   // V tokens; weights drawn from a generator seeded with `seed` (PyTorch's
   // default initialisation: U(±1/√H) for the LSTM, Kaiming-uniform for the head).
-  MelodyLstm(std::int64_t V, const Hyper& h) : coding_(InputCoding::named(h.inputs, static_cast<std::int32_t>(V))), H_(h.hidden) {
+  MelodyLstm(std::int64_t V, const Hyper& h) : coding_(InputCoding::named(h.inputs, static_cast<std::int32_t>(V), h.meter_beat)), H_(h.hidden) {
     legato::Rng init(derived_seed(h.seed, 1, 0));
     legato::nn::LSTMOptions options;
     options.input_size = coding_.input_size();
@@ -212,6 +214,7 @@ inline std::map<std::string, std::string> checkpoint_metadata(const Hyper& h, co
           {"clip", real(h.clip)},
           {"mode", h.mode},
           {"inputs", h.inputs},
+          {"meter_beat", h.meter_beat ? "1" : "0"},
           {"seed", std::to_string(h.seed)},
           {"start_symbols", std::to_string(h.start_symbols())},
           {"optimizer", "Adam(beta1=0.9, beta2=0.999, eps=1e-7)"},
@@ -305,6 +308,7 @@ inline LoadedModel load_model(const std::string& path) {
   h.clip = static_cast<float>(detail::meta_number(f, path, "clip"));
   h.mode = detail::meta(f, path, "mode");
   h.inputs = version == "1" ? "tokens" : detail::meta(f, path, "inputs");
+  h.meter_beat = version != "1" && version != "2" && detail::meta(f, path, "meter_beat") == "1";
   h.seed = static_cast<std::uint64_t>(detail::meta_integer(f, path, "seed"));
   try {
     h.validate();

@@ -128,7 +128,8 @@ inline int run_smoke(const SmokeOptions& o) {
 
   // 0. the metric and lookback inputs: the input that predicts step t of a
   // song carries that step's place in the bar (a step right after a barline
-  // is 0), and the tokens 1, 2, 4 and 8 bars before step t.
+  // is 0), the bar's and the beat's lengths, and the tokens 1, 2, 4 and 8
+  // bars before step t.
   {
     const SongIds& song = data.train.front();
     const std::int32_t V = data.vocab.size();
@@ -137,7 +138,7 @@ inline int run_smoke(const SmokeOptions& o) {
     SequenceBatcher one(data.train, coding, 1, T, data.vocab.delimiter_id(), 1, /*repeat=*/false, 0);
     SequenceBatch batch;
     one.next(batch);
-    bool aligned = batch.inputs.shape == legato::Shape{T, 1, K} && K == 3 + std::int64_t(kLookbackBars.size());
+    bool aligned = batch.inputs.shape == legato::Shape{T, 1, K} && K == 4 + std::int64_t(kLookbackBars.size());
     int bar_starts = 0, lookbacks = 0;
     for (std::int64_t t = 0; t < T && t < std::int64_t(song.ids.size()); ++t) {
       const legato::music::StepMeter& m = song.meter[static_cast<std::size_t>(t)];
@@ -145,18 +146,19 @@ inline int run_smoke(const SmokeOptions& o) {
       const int position = m.position >= 0 && m.position < kPositionIds - 1 ? m.position : kPositionIds - 1;
       const std::int32_t* in = batch.inputs.values.data() + t * K;
       aligned = aligned && batch.targets.values[static_cast<std::size_t>(t)] == song.ids[static_cast<std::size_t>(t)] &&
-                in[0] == token && in[1] == V + position && in[2] == V + kPositionIds + m.bar_steps;
+                in[0] == token && in[1] == V + position && in[2] == V + kPositionIds + m.bar_steps &&
+                in[3] == V + kPositionIds + kBarLengthIds + m.beat_steps;
       for (std::size_t n = 0; n < kLookbackBars.size(); ++n) {
         const std::int64_t back = t - std::int64_t(kLookbackBars[n]) * m.bar_steps;
         const std::int32_t expected = back >= 0 ? song.ids[static_cast<std::size_t>(back)] : V;
-        aligned = aligned && in[3 + n] == V + kMetricInputs + std::int32_t(n) * (V + 1) + expected;
+        aligned = aligned && in[4 + n] == coding.lookback_base() + std::int32_t(n) * (V + 1) + expected;
         lookbacks += back >= 0;
       }
       bar_starts += m.position == 0;
     }
     ok(aligned && bar_starts > 0 && lookbacks > 0 && song.meter.front().bar_steps > 0,
-       "the input predicting each step carries that step's position in the bar, the bar's length and the tokens "
-       "1, 2, 4 and 8 bars before it");
+       "the input predicting each step carries that step's position in the bar, the bar's and the beat's lengths "
+       "and the tokens 1, 2, 4 and 8 bars before it");
   }
   // A window of the seed's regime starts its lookback at its own start: the
   // step a bar after step 16 of the first song, read by a window that starts
@@ -171,10 +173,12 @@ inline int run_smoke(const SmokeOptions& o) {
     std::vector<std::int32_t> whole(static_cast<std::size_t>(coding.ids_per_step())), late(whole.size());
     stream.write_input(coding, i, 0, whole.data());
     stream.write_input(coding, i, i, late.data());
-    const std::int32_t one_bar = V + kMetricInputs;  // the first lookback's range
+    const std::int32_t one_bar = coding.lookback_base();  // the first lookback's range
     const int bar = song.meter[next].bar_steps;
-    ok(song.ids.size() > next && bar >= 2 && std::size_t(bar) <= next && whole[3] == one_bar + song.ids[next - std::size_t(bar)] &&
-           late[3] == one_bar + V && whole[0] == late[0] && whole[1] == late[1],
+    const std::size_t first_lookback = 4;  // after the token, the position, the bar and the beat
+    ok(song.ids.size() > next && bar >= 2 && std::size_t(bar) <= next &&
+           whole[first_lookback] == one_bar + song.ids[next - std::size_t(bar)] && late[first_lookback] == one_bar + V &&
+           whole[0] == late[0] && whole[1] == late[1],
        "a window's lookback inputs see nothing before the window's start");
   }
 
@@ -298,16 +302,18 @@ inline int run_smoke(const SmokeOptions& o) {
   {  // where generate and complete put each step in the bar (MelodyMeter)
     using legato::music::StepMeter;
     MelodyMeter waltz = MelodyMeter::of(legato::music::parse_meter("3/4"), legato::music::Rational(1));
-    ok(waltz.at(0) == StepMeter{8, 12} && waltz.at(3) == StepMeter{11, 12} && waltz.at(4) == StepMeter{0, 12},
-       "generate --meter 3/4 --pickup 1: step 0 is 8 16ths into a 12-step bar, step 4 starts the next bar");
+    ok(waltz.at(0) == StepMeter{8, 12, 4} && waltz.at(3) == StepMeter{11, 12, 4} && waltz.at(4) == StepMeter{0, 12, 4},
+       "generate --meter 3/4 --pickup 1: step 0 is 8 16ths into a 12-step bar of 4-step beats, step 4 starts the next bar");
+    const MelodyMeter jig = MelodyMeter::of(legato::music::parse_meter("6/8"), legato::music::Rational(0));
+    ok(jig.at(13) == StepMeter{1, 12, 6}, "generate --meter 6/8: the bar of 3/4, in beats of a dotted quarter");
     MelodyMeter primer = waltz;  // a 2/4 primer of 3 steps; the step after it is at 5 of 8
-    primer.seed = {{2, 8}, {3, 8}, {4, 8}, {5, 8}};
-    ok(primer.at(2) == StepMeter{4, 8} && primer.at(3) == StepMeter{5, 8} && primer.at(4) == StepMeter{6, 8} &&
-           primer.at(6) == StepMeter{0, 8},
+    primer.seed = {{2, 8, 4}, {3, 8, 4}, {4, 8, 4}, {5, 8, 4}};
+    ok(primer.at(2) == StepMeter{4, 8, 4} && primer.at(3) == StepMeter{5, 8, 4} && primer.at(4) == StepMeter{6, 8, 4} &&
+           primer.at(6) == StepMeter{0, 8, 4},
        "complete: the primer's own places, then counting on in its bar");
     MelodyMeter unknown = waltz;  // a primer without barlines or meter: the output meter from step 0
-    unknown.seed = {{-1, 0}, {-1, 0}};
-    ok(unknown.at(1) == StepMeter{-1, 0} && unknown.at(2) == StepMeter{10, 12},
+    unknown.seed = {{-1, 0, 0}, {-1, 0, 0}};
+    ok(unknown.at(1) == StepMeter{-1, 0, 0} && unknown.at(2) == StepMeter{10, 12, 4},
        "complete with a primer of no known meter counts in the output meter from the primer's start");
   }
   print_evaluation(report, stdout);
@@ -367,6 +373,11 @@ inline int run_smoke(const SmokeOptions& o) {
        "--bpm 90 --meter 3/4 are written into the .krn");
     ok(model.hyper.metric_inputs() && three.samples.at(0).tokens != generate_melodies(model, moved).samples.at(0).tokens,
        "a model with the metric inputs draws another melody in 3/4 than in 4/4 from the same seed");
+    GenerateRequest in_6_8 = in_3_4;  // the same bar of 12 16ths, beaten in two dotted quarters
+    in_6_8.out_dir = (dir / "in_6_8").string();
+    in_6_8.output.meter = parse_meter("6/8");
+    ok(generate_melodies(model, in_6_8).samples.at(0).tokens != three.samples.at(0).tokens,
+       "and another in 6/8 than in 3/4 (it reads the beat's length, not only the bar's)");
 
     // A G-major primer in 3/4 at 84 qpm with a one-beat upbeat: D5 | G4 A4 B4 |
     // C5 D5 B4 | G4 (G4 A4 B4 C5 D5 are C4 D4 E4 F4 G4 once in C).

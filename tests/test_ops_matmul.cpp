@@ -140,3 +140,21 @@ TEST_CASE("weight gradients of linear and matmul over many rows match sums in do
   const Tensor want_b = weight_gradient_ref(a, gm);
   CHECK_MESSAGE(allclose(bm.grad(), want_b, 1e-4f, 1e-4f), describe_mismatches(bm.grad(), want_b, 1e-4f, 1e-4f));
 }
+
+TEST_CASE("transpose_into: whole 16 x 16 tiles and ragged edges give exactly the transpose") {
+  // Sizes below, at and around the tile, and the LSTM's (4H, I) at melody_lstm's default.
+  const std::vector<std::pair<std::int64_t, std::int64_t>> sizes = {
+      {1, 1}, {1, 37}, {37, 1}, {15, 17}, {16, 16}, {17, 33}, {32, 48}, {5, 40}, {1024, 376}};
+  for (const auto& [rows, cols] : sizes) {
+    std::vector<float> src(static_cast<std::size_t>(rows * cols)), dst(src.size(), -1.f);
+    for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i) * 0.5f - 3.f;  // distinct values
+    transpose_into(src.data(), rows, cols, dst.data());
+    std::int64_t wrong = 0, first_r = -1, first_c = -1;
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < cols; ++c)
+        if (dst[static_cast<std::size_t>(c * rows + r)] != src[static_cast<std::size_t>(r * cols + c)] && wrong++ == 0)
+          first_r = r, first_c = c;
+    INFO("rows ", rows, " cols ", cols, ": first mismatch at src (", first_r, ", ", first_c, ")");
+    CHECK(wrong == 0);
+  }
+}

@@ -43,6 +43,7 @@
 #include "legato/autograd.hpp"
 #include "legato/ops/gemm_avx512.hpp"
 #include "legato/ops/lstm_kernels.hpp"
+#include "legato/ops/transpose_kernel.hpp"
 #include "legato/util/threads.hpp"
 
 namespace legato {
@@ -418,10 +419,10 @@ inline Tensor lstm_sequence_ids(const Ids& ids, const Tensor& h0, const Tensor& 
     MatrixMap tab(table.data(), V, G);
     const Eigen::Map<const Eigen::RowVectorXf> bi(b_ih.data(), G), bh(b_hh.data(), G);
     if (K > 1) {
-      MatrixMap(w_ih_t.data(), V, G) = ConstMatrixMap(w_ih.data(), G, V).transpose();
+      transpose_into(w_ih.data(), G, V, w_ih_t.data());
       tab = MatrixMap(w_ih_t.data(), V, G).rowwise() + (bi + bh);
     } else {
-      tab = ConstMatrixMap(w_ih.data(), G, V).transpose();
+      transpose_into(w_ih.data(), G, V, table.data());
       tab.rowwise() += bi + bh;
     }
   }
@@ -473,7 +474,7 @@ inline Tensor lstm_sequence_ids(const Ids& ids, const Tensor& h0, const Tensor& 
            if (in[1].defined() && in[1].requires_grad()) grads[1] = dc0;
            if (want_w) {
              grads[2] = Tensor::empty({G, V});
-             MatrixMap(grads[2].data(), G, V) = ConstMatrixMap(dwt.data(), V, G).transpose();
+             transpose_into(dwt.data(), V, G, grads[2].data());
            }
            if (in[3].requires_grad())
              grads[3] = recurrent_weight_grad(d, dz, dz_words, out.data(), in[0].defined() ? in[0].data() : nullptr);

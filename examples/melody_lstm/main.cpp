@@ -95,9 +95,9 @@ Hyper hyper_flags(CommandLine& cli) {
                         "cosine (decay to 0 over --epochs, else over --time-budget) | constant; window: constant");
   h.clip = static_cast<float>(cli.real("clip", h.clip, "clip the global gradient norm (0 = off)"));
   h.inputs = cli.text("inputs", h.inputs,
-                      "tokens+meter+lookback: each step also reads its position in the bar, the bar's length and the "
-                      "tokens 1, 2, 4 and 8 bars back | tokens+meter: without the lookback | tokens: the token alone, "
-                      "as the seed; window: tokens");
+                      "tokens+meter+lookback: each step also reads its position in the bar, the bar's and the beat's "
+                      "lengths and the tokens 1, 2, 4 and 8 bars back | tokens+meter: without the lookback | tokens: "
+                      "the token alone, as the seed; window: tokens");
   const long seed = cli.integer("seed", static_cast<long>(h.seed), "seed of the weights, song order and dropout");
   legato::check(seed >= 0, "--seed must be >= 0, got ", seed);
   h.seed = static_cast<std::uint64_t>(seed);

@@ -133,7 +133,8 @@ class MelodyLstm : public legato::nn::Module {
 
   // V tokens; weights drawn from a generator seeded with `seed` (PyTorch's
   // default initialisation: U(±1/√H) for the LSTM, Kaiming-uniform for the head).
-  MelodyLstm(std::int64_t V, const Hyper& h) : coding_(InputCoding::named(h.inputs, static_cast<std::int32_t>(V), h.meter_beat)), H_(h.hidden) {
+  MelodyLstm(std::int64_t V, const Hyper& h)
+      : coding_(InputCoding::named(h.inputs, static_cast<std::int32_t>(V), h.meter_beat)), H_(h.hidden) {
     legato::Rng init(derived_seed(h.seed, 1, 0));
     legato::nn::LSTMOptions options;
     options.input_size = coding_.input_size();
@@ -308,7 +309,13 @@ inline LoadedModel load_model(const std::string& path) {
   h.clip = static_cast<float>(detail::meta_number(f, path, "clip"));
   h.mode = detail::meta(f, path, "mode");
   h.inputs = version == "1" ? "tokens" : detail::meta(f, path, "inputs");
-  h.meter_beat = version != "1" && version != "2" && detail::meta(f, path, "meter_beat") == "1";
+  if (version == "1" || version == "2") {
+    h.meter_beat = false;  // written before the beat was an input
+  } else {
+    const std::string& beat = detail::meta(f, path, "meter_beat");
+    legato::check(beat == "0" || beat == "1", "'", path, "': metadata 'meter_beat' = '", beat, "' is not 0 or 1");
+    h.meter_beat = beat == "1";
+  }
   h.seed = static_cast<std::uint64_t>(detail::meta_integer(f, path, "seed"));
   try {
     h.validate();

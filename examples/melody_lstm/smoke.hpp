@@ -426,6 +426,24 @@ inline int run_smoke(const SmokeOptions& o) {
      "another vocabulary is refused");
   legato::write_file_atomically((dir / "not_a_model.safetensors").string(), "not a checkpoint");
   ok(smoke::throws([&] { load_model((dir / "not_a_model.safetensors").string()); }), "a non-checkpoint is refused");
+  {  // a format-3 checkpoint whose meter_beat is neither 0 nor 1, or missing
+    legato::SafetensorsFile f = legato::load_safetensors((dir / "model.safetensors").string());
+    f.metadata["meter_beat"] = "yes";
+    const std::string odd = (dir / "odd_beat.safetensors").string();
+    legato::save_safetensors(odd, f.tensors, f.metadata);
+    f.metadata.erase("meter_beat");
+    const std::string none = (dir / "no_beat.safetensors").string();
+    legato::save_safetensors(none, f.tensors, f.metadata);
+    auto refused_naming = [](const std::string& path) {
+      try {
+        load_model(path);
+      } catch (const legato::Error& e) {
+        return std::string(e.what()).find("meter_beat") != std::string::npos;
+      }
+      return false;
+    };
+    ok(refused_naming(odd) && refused_naming(none), "a checkpoint with a bad or missing meter_beat is refused, naming it");
+  }
 
   if (temporary) fs::remove_all(dir);
   std::printf("melody_lstm smoke: ok (%d checks) in %.1f s\n", checks, clock.seconds());

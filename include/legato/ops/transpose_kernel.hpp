@@ -6,7 +6,8 @@
 // The token-id LSTM (ops/lstm.hpp) turns W_ih (4H, I) into W_ihᵀ (I, 4H)
 // every forward and dW_ihᵀ back into dW_ih every backward; with melody_lstm's
 // 376 input columns that is two 1.5 MB transposes per training step, about
-// 8 % of it with Eigen's element-by-element copy (docs/results.md). With
+// 8 % of it with Eigen's element-by-element copy (bench/RESULTS.md,
+// optimisation 15). With
 // AVX-512, 16 × 16 tiles are transposed in registers: sixteen rows loaded,
 // three rounds of shuffles, sixteen columns stored. The edges, and builds
 // without AVX-512, copy element by element.

@@ -372,6 +372,16 @@ inline legato::music::MelodyOutput primer_output(const Primer& p) {
   return defaults;
 }
 
+// Where the model reads the primer's steps in the bar: at the places its own
+// barlines give, unless --meter or --pickup say where its bars fall (a MIDI
+// file has no barlines, and its upbeat is not marked). Then, as in the files
+// written, in the output's bars from step 0; the empty result means that
+// (MelodyMeter counts every step on its clock).
+inline std::vector<legato::music::StepMeter> primer_reading(const Primer& p, const legato::examples::OutputFlags& flags) {
+  if (flags.meter || flags.pickup) return {};
+  return p.steps_meter;
+}
+
 inline GenerateReport complete_melody(const LoadedModel& m, const Primer& p, GenerateRequest r) {
   const std::string& primer_path = p.path;
   seed_ids(p.tokens, m.vocab, "--primer '" + primer_path + "'");
@@ -387,7 +397,7 @@ inline GenerateReport complete_melody(const LoadedModel& m, const Primer& p, Gen
                 output.meter.numerator, output.meter.denominator);
   write_tokens(r.out_dir, "primer", p.tokens, "primer", output);
   r.seed = p.tokens;
-  r.seed_meter = p.steps_meter;
+  r.seed_meter = primer_reading(p, r.output);
   r.prefix = "completion";
   r.title = "melody_lstm completion of " + std::filesystem::path(primer_path).filename().string();
   return generate_melodies(m, r, defaults);

@@ -94,6 +94,8 @@ Hyper hyper_flags(CommandLine& cli) {
   h.schedule = cli.text("schedule", h.schedule,
                         "cosine (decay to 0 over --epochs, else over --time-budget) | constant; window: constant");
   h.clip = static_cast<float>(cli.real("clip", h.clip, "clip the global gradient norm (0 = off)"));
+  h.weight_decay = static_cast<float>(
+      cli.real("weight-decay", h.weight_decay, "AdamW's decoupled weight decay (0 = Adam, as the seed); window: 0"));
   h.inputs = cli.text("inputs", h.inputs,
                       "tokens+meter+lookback: each step also reads its position in the bar, the bar's and the beat's "
                       "lengths and the tokens 1, 2, 4 and 8 bars back | tokens+meter: without the lookback | tokens: "
@@ -139,7 +141,7 @@ int cmd_train(const std::vector<std::string>& args) {
                   "' does not exist");
   std::vector<std::string> given;
   for (const char* flag :
-       {"hidden", "layers", "dropout", "batch", "seq-len", "lr", "schedule", "clip", "mode", "inputs", "seed"})
+       {"hidden", "layers", "dropout", "batch", "seq-len", "lr", "schedule", "clip", "weight-decay", "mode", "inputs", "seed"})
     if (cli.has(flag)) given.push_back(flag);
   // Read the corpus (and the checkpoint to resume) before the banner, so that
   // bad input gets its one line of error and nothing else.

@@ -60,8 +60,8 @@ inline const std::string kFormatVersion = "3";
 
 // Every hyperparameter of a run; all of it goes into the checkpoint. The
 // network is the seed's; the training defaults of sequence mode were measured
-// to converge faster in wall time (docs/results.md), and window mode keeps
-// the seed's (see window_defaults()).
+// to converge faster in wall time, and the weight decay to over-fit less
+// (docs/results.md); window mode keeps the seed's (see window_defaults()).
 struct Hyper {
   std::int64_t hidden = 256;
   std::int64_t layers = 1;
@@ -71,12 +71,13 @@ struct Hyper {
   float lr = 3e-3f;
   std::string schedule = "cosine";    // learning rate: constant, or cosine decay to 0 over the run
   float clip = 0.f;                   // global gradient-norm clip, 0 = off (the seed had none)
+  float weight_decay = 0.2f;          // AdamW's decoupled decay; 0 = plain Adam, the seed's
   std::string mode = "sequence";      // sequence | window
   std::string inputs = "tokens+meter+lookback";  // tokens (the seed's) | tokens+meter | tokens+meter+lookback (data.hpp)
   bool meter_beat = true;  // the metric inputs include the beat's length (false in format-2 files)
   std::uint64_t seed = 1;
 
-  // The seed's training settings (spec §6.3): batch 64, Adam 1e-3, constant.
+  // The seed's training settings (spec §6.3): batch 64, Adam 1e-3 without decay, constant.
   static Hyper window_defaults() {
     Hyper h;
     h.mode = "window";
@@ -84,6 +85,7 @@ struct Hyper {
     h.lr = 1e-3f;
     h.schedule = "constant";
     h.inputs = "tokens";
+    h.weight_decay = 0.f;
     return h;
   }
 
@@ -103,6 +105,9 @@ struct Hyper {
     check(seq_len >= 1 && seq_len <= 4096, "--seq-len must be in 1..4096, got ", seq_len);
     check(lr > 0.f && lr < 10.f, "--lr must be in (0, 10), got ", lr);
     check(clip >= 0.f, "--clip must be >= 0, got ", clip);
+    // AdamW scales the weights by 1 - lr · weight_decay each step.
+    check(weight_decay >= 0.f && double(lr) * weight_decay < 1.0, "--weight-decay must be >= 0 and below 1 / lr (",
+          1.0 / lr, "), got ", weight_decay);
     check(mode == "sequence" || mode == "window", "--mode must be 'sequence' or 'window', got '", mode, "'");
     check(schedule == "constant" || schedule == "cosine", "--schedule must be 'constant' or 'cosine', got '",
           schedule, "'");
@@ -213,12 +218,13 @@ inline std::map<std::string, std::string> checkpoint_metadata(const Hyper& h, co
           {"lr", real(h.lr)},
           {"schedule", h.schedule},
           {"clip", real(h.clip)},
+          {"weight_decay", real(h.weight_decay)},
           {"mode", h.mode},
           {"inputs", h.inputs},
           {"meter_beat", h.meter_beat ? "1" : "0"},
           {"seed", std::to_string(h.seed)},
           {"start_symbols", std::to_string(h.start_symbols())},
-          {"optimizer", "Adam(beta1=0.9, beta2=0.999, eps=1e-7)"},
+          {"optimizer", h.weight_decay > 0 ? "AdamW(beta1=0.9, beta2=0.999, eps=1e-7)" : "Adam(beta1=0.9, beta2=0.999, eps=1e-7)"},
           {"epochs_done", std::to_string(p.epochs_done)},
           {"step_in_epoch", std::to_string(p.step_in_epoch)},
           {"global_step", std::to_string(p.global_step)},
@@ -307,6 +313,8 @@ inline LoadedModel load_model(const std::string& path) {
   h.lr = static_cast<float>(detail::meta_number(f, path, "lr"));
   h.schedule = detail::meta(f, path, "schedule");
   h.clip = static_cast<float>(detail::meta_number(f, path, "clip"));
+  // Files written before --weight-decay existed trained with plain Adam.
+  h.weight_decay = f.metadata.count("weight_decay") ? static_cast<float>(detail::meta_number(f, path, "weight_decay")) : 0.f;
   h.mode = detail::meta(f, path, "mode");
   h.inputs = version == "1" ? "tokens" : detail::meta(f, path, "inputs");
   if (version == "1" || version == "2") {

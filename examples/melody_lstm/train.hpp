@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <numbers>
 #include <optional>
 #include <string>
@@ -184,6 +185,7 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
         if (flag == "lr") return h.lr != saved.lr;
         if (flag == "schedule") return h.schedule != saved.schedule;
         if (flag == "clip") return h.clip != saved.clip;
+        if (flag == "weight-decay") return h.weight_decay != saved.weight_decay;
         if (flag == "mode") return h.mode != saved.mode;
         if (flag == "inputs") return h.inputs != saved.inputs;
         if (flag == "seed") return h.seed != saved.seed;
@@ -202,7 +204,12 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
     progress.validation_split = keep_best;
   }
   model->train();
-  legato::optim::Adam adam(model->parameters(), h.lr, 0.9f, 0.999f, 1e-7f);
+  // Keras's eps (the seed's); with --weight-decay, AdamW's decoupled decay.
+  std::unique_ptr<legato::optim::Adam> optimizer =
+      h.weight_decay > 0 ? std::make_unique<legato::optim::AdamW>(model->parameters(), h.lr, 0.9f, 0.999f, 1e-7f,
+                                                                  h.weight_decay)
+                         : std::make_unique<legato::optim::Adam>(model->parameters(), h.lr, 0.9f, 0.999f, 1e-7f);
+  legato::optim::Adam& adam = *optimizer;
   const std::int64_t L = h.layers, B = h.batch, H = h.hidden, T = h.seq_len;
   carry = {Tensor::zeros({L, B, H}), Tensor::zeros({L, B, H})};
   if (loaded) {
@@ -235,10 +242,10 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   if (!opt.quiet)
     std::fprintf(stderr,
                  "model: LSTM(V=%d, inputs %s, H=%lld, layers=%lld) + dropout %.2f + Linear, %lld parameters; mode %s, "
-                 "batch %lld, seq-len %lld, lr %g (%s), %s products, about %lld steps per epoch%s\n",
+                 "batch %lld, seq-len %lld, lr %g (%s), weight decay %g, %s products, about %lld steps per epoch%s\n",
                  data.vocab.size(), h.inputs.c_str(), static_cast<long long>(H), static_cast<long long>(L), h.dropout,
                  static_cast<long long>(model->parameter_count()), h.mode.c_str(), static_cast<long long>(B),
-                 static_cast<long long>(T), h.lr, h.schedule.c_str(), legato::precision_name(opt.precision),
+                 static_cast<long long>(T), h.lr, h.schedule.c_str(), h.weight_decay, legato::precision_name(opt.precision),
                  static_cast<long long>(steps_per_epoch),
                  opt.resume ? legato::detail::concat(", resuming after ", progress.epochs_done, " epochs + ",
                                                      progress.step_in_epoch, " steps").c_str()
@@ -415,6 +422,8 @@ inline nlohmann::ordered_json metrics_json(const TrainResult& r, const Hyper& h,
   j["seq_len"] = h.seq_len;
   j["lr"] = shortest(h.lr);
   j["schedule"] = h.schedule;
+  j["weight_decay"] = shortest(h.weight_decay);
+  j["inputs"] = h.inputs;
   j["seed"] = h.seed;
   j["corpus"] = opt.corpus;
   j["time_budget"] = opt.time_budget;

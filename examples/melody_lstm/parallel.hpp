@@ -159,32 +159,39 @@ class ShardedStep {
       return shard(master_, 0, B);
     }
     const legato::nn::NamedTensors master_params = master_.named_parameters();
-    for (auto& replica : replicas_) {  // the master's weights, fresh gradients
-      legato::nn::NamedTensors params = replica->named_parameters();
-      for (std::size_t i = 0; i < params.size(); ++i)
-        std::copy_n(master_params[i].second.data(), params[i].second.numel(), params[i].second.data());
-      replica->zero_grad();
-    }
     std::vector<double> losses(static_cast<std::size_t>(shards_), 0.0);
     on_threads(shards_, [&](int k) {
       MelodyLstm& model = k == 0 ? master_ : *replicas_[static_cast<std::size_t>(k - 1)];
+      if (k > 0) {  // a replica takes the master's weights and fresh gradients, on its own thread
+        legato::nn::NamedTensors params = model.named_parameters();
+        for (std::size_t i = 0; i < params.size(); ++i)
+          std::copy_n(master_params[i].second.data(), params[i].second.numel(), params[i].second.data());
+        model.zero_grad();
+      }
       model.reseed_dropout(seed, step, k);
       losses[static_cast<std::size_t>(k)] = shard(model, B * k / shards_, B * (k + 1) / shards_);
     });
     double loss = 0;
     for (double l : losses) loss += l;
-    for (auto& replica : replicas_) {  // gradients: master += replica, in shard order
-      const legato::nn::NamedTensors params = replica->named_parameters();
-      for (std::size_t i = 0; i < params.size(); ++i) {
-        const Tensor g = params[i].second.grad();
-        Tensor into = master_params[i].second.grad();
-        legato::check(g.defined() && into.defined(), "ShardedStep: parameter '", params[i].first,
-                      "' got no gradient");
-        float* d = into.data();
-        const float* s = g.data();
-        for (std::int64_t j = 0; j < g.numel(); ++j) d[j] += s[j];
+    // Gradients: master += each replica's, in shard order, every thread on
+    // its own range of each parameter (the same sums as one thread's).
+    std::vector<legato::nn::NamedTensors> replica_params;
+    for (auto& replica : replicas_) replica_params.push_back(replica->named_parameters());
+    for (const legato::nn::NamedTensors& params : replica_params)
+      for (std::size_t i = 0; i < params.size(); ++i)
+        legato::check(params[i].second.grad().defined() && master_params[i].second.grad().defined(),
+                      "ShardedStep: parameter '", params[i].first, "' got no gradient");
+    on_threads(shards_, [&](int k) {
+      for (std::size_t i = 0; i < master_params.size(); ++i) {
+        float* into = master_params[i].second.grad().data();
+        const std::int64_t n = master_params[i].second.numel();
+        const std::int64_t begin = n * k / shards_, end = n * (k + 1) / shards_;
+        for (const legato::nn::NamedTensors& params : replica_params) {
+          const float* from = params[i].second.grad().data();
+          for (std::int64_t j = begin; j < end; ++j) into[j] += from[j];
+        }
       }
-    }
+    });
     return loss;
   }
 

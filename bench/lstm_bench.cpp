@@ -127,10 +127,11 @@ void BM_train(benchmark::State& state, bool every_step, MatmulPrecision precisio
 // The same step with the batch split between the threads instead of the
 // hidden units ("lanes", what melody_lstm train runs by default:
 // examples/melody_lstm/parallel.hpp). Thread k takes lanes [B·k/P, B·(k+1)/P)
-// through its own replica of the weights, on one thread, with its loss
-// weighted by its share of the rows; the replicas' gradients are added into
-// the master's and one Adam step follows. The threads meet once per step
-// instead of twice per time step.
+// through its own replica (the master's weights, its own gradients), on one
+// thread, with its loss weighted by its share of the rows; the replicas'
+// gradients are added into the master's (each thread its share of the
+// elements) and one Adam step follows, on all threads. The threads meet twice
+// per step instead of twice per time step.
 struct LaneShards {
   std::vector<Model> shards;  // shard 0 holds the master's tensors
 
@@ -140,6 +141,10 @@ struct LaneShards {
       Model s(n, m.T, m.V, m.H);
       if (k == 0) {  // the master's parameters, so that Adam sees the summed gradients
         s.w_ih = m.w_ih, s.w_hh = m.w_hh, s.b_ih = m.b_ih, s.b_hh = m.b_hh, s.w_out = m.w_out, s.b_out = m.b_out;
+      } else {  // a replica: the master's weights (shared storage), its own gradients
+        std::vector<Tensor> mine = s.params();
+        const std::vector<Tensor> master = m.params();
+        for (std::size_t i = 0; i < mine.size(); ++i) mine[i].share_storage_of(master[i]);
       }
       for (std::int64_t t = 0; t < m.T; ++t)
         for (std::int64_t b = 0; b < n; ++b) {
@@ -155,14 +160,7 @@ struct LaneShards {
 void lanes_step(Model& m, LaneShards& lanes, optim::Adam& adam, bool every_step) {
   const int count = static_cast<int>(lanes.shards.size());
   adam.zero_grad();
-  for (int k = 1; k < count; ++k) {  // the master's weights, fresh gradients
-    const std::vector<Tensor> from = m.params();
-    std::vector<Tensor> to = lanes.shards[std::size_t(k)].params();
-    for (std::size_t i = 0; i < from.size(); ++i) {
-      std::copy_n(from[i].data(), from[i].numel(), to[i].data());
-      to[i].zero_grad();
-    }
-  }
+  const std::vector<Tensor> master = m.params();
   int team = 1;  // threads OpenMP really gave: a shard without one would be missing from the sum
 #pragma omp parallel num_threads(count)
   {
@@ -174,6 +172,8 @@ void lanes_step(Model& m, LaneShards& lanes, optim::Adam& adam, bool every_step)
     const int k = 0;
 #endif
     Model& s = lanes.shards[std::size_t(k)];
+    if (k > 0)  // a replica's fresh gradients, on its own thread
+      for (Tensor& t : s.params()) t.zero_grad();
     const Tensor packed = lstm_sequence_ids(s.ids, Tensor(), Tensor(), s.w_ih, s.w_hh, s.b_ih, s.b_hh);
     const Tensor loss =
         every_step ? cross_entropy(linear(reshape(slice(packed, 0, 0, s.T), {s.T * s.B, s.H}), s.w_out, s.b_out),
@@ -183,16 +183,24 @@ void lanes_step(Model& m, LaneShards& lanes, optim::Adam& adam, bool every_step)
     loss.backward(Tensor::scalar(float(s.B) / float(m.B)));
   }
   check(team == count, "lanes_step: OpenMP gave ", team, " threads for ", count, " shards");
-  std::vector<Tensor> into = m.params();
-  for (int k = 1; k < count; ++k) {  // master += replica, in shard order
-    const std::vector<Tensor> from = lanes.shards[std::size_t(k)].params();
-    for (std::size_t i = 0; i < from.size(); ++i) {
-      float* d = into[i].grad().data();
-      const float* g = from[i].grad().data();
-      for (std::int64_t j = 0; j < from[i].numel(); ++j) d[j] += g[j];
+  // master += replica, in shard order, each thread on its own range of every parameter.
+#pragma omp parallel num_threads(count)
+  {
+#ifdef _OPENMP
+    const int k = omp_get_thread_num(), threads = omp_get_num_threads();
+#else
+    const int k = 0, threads = 1;
+#endif
+    for (std::size_t i = 0; i < master.size(); ++i) {
+      float* d = master[i].grad().data();
+      const std::int64_t n = master[i].numel(), begin = n * k / threads, end = n * (k + 1) / threads;
+      for (int r = 1; r < count; ++r) {
+        const float* g = lanes.shards[std::size_t(r)].params()[i].grad().data();
+        for (std::int64_t j = begin; j < end; ++j) d[j] += g[j];
+      }
     }
   }
-  adam.step();
+  adam.step();  // on every thread (optim/adam.hpp)
 }
 
 void BM_train_lanes(benchmark::State& state, bool every_step, MatmulPrecision precision) {

@@ -103,6 +103,33 @@ TEST_CASE("Module: zero_grad, train/eval propagate, and registration errors") {
                        "register_module: name 'head' is already registered in Tiny", Error);
 }
 
+TEST_CASE("Module: share_parameters_of makes a replica that reads the master's weights and keeps its own gradients") {
+  nn::Linear master(4, 3), replica(4, 3);
+  Rng rng(2);
+  replica.weight.fill_(7.f);  // something the master does not hold
+  replica.share_parameters_of(master);
+  CHECK(replica.weight.shares_storage_with(master.weight));
+  CHECK(replica.bias.shares_storage_with(master.bias));
+  CHECK(replica.parameters()[0].shares_storage_with(master.weight));  // every handle sees it
+
+  const Tensor x = Tensor::uniform({2, 4}, -1.f, 1.f, rng);
+  sum(replica.forward(x)).backward();
+  CHECK(replica.weight.grad().defined());
+  CHECK_FALSE(master.weight.grad().defined());  // the gradient went to the replica alone
+  const std::vector<float> before = master.forward(x).to_vector();
+  CHECK(replica.forward(x).to_vector() == before);
+
+  master.weight.data()[0] += 1.f;  // an optimiser step on the master, in place
+  CHECK(replica.weight.data()[0] == master.weight.data()[0]);
+  CHECK(replica.forward(x).to_vector() == master.forward(x).to_vector());
+
+  nn::Linear other(5, 3);
+  CHECK_THROWS_WITH_AS(other.share_parameters_of(master),
+                       "Tensor::share_storage_of: a tensor of shape (3, 5) on cpu cannot share the storage of one of "
+                       "shape (3, 4) on cpu",
+                       Error);
+}
+
 TEST_CASE("Module: summary lists each layer with output shape and parameter count, and changes no state") {
   Tiny m;
   m.train();

@@ -9,8 +9,9 @@
 //
 // Lane parallelism splits the batch instead. With P threads, a step cuts its
 // B lanes (or windows) into P shards of consecutive lanes; thread k runs shard
-// k through its own replica of the model (the master's weights copied in
-// before the step), single-threaded, forward and backward; then the replicas'
+// k through its own replica of the model (whose parameters share the
+// master's storage, so they always hold its weights, but keep their own
+// gradients), single-threaded, forward and backward; then the replicas'
 // gradients are added into the master's. Each shard's loss is the mean over
 // its own targets, so its backward is seeded with n_k / N (its share of the
 // step's N targets): the sum is the gradient of the mean over all targets,
@@ -107,6 +108,7 @@ class ShardedStep {
     shards_ = std::max(1, std::min<int>(shards, static_cast<int>(h.batch)));
     for (int k = 1; k < shards_; ++k) {
       replicas_.push_back(std::make_unique<MelodyLstm>(master.vocab_size(), h));
+      replicas_.back()->share_parameters_of(master);  // reads the master's weights, keeps its own gradients
       replicas_.back()->train();
     }
   }
@@ -162,12 +164,7 @@ class ShardedStep {
     std::vector<double> losses(static_cast<std::size_t>(shards_), 0.0);
     on_threads(shards_, [&](int k) {
       MelodyLstm& model = k == 0 ? master_ : *replicas_[static_cast<std::size_t>(k - 1)];
-      if (k > 0) {  // a replica takes the master's weights and fresh gradients, on its own thread
-        legato::nn::NamedTensors params = model.named_parameters();
-        for (std::size_t i = 0; i < params.size(); ++i)
-          std::copy_n(master_params[i].second.data(), params[i].second.numel(), params[i].second.data());
-        model.zero_grad();
-      }
+      if (k > 0) model.zero_grad();  // a replica's fresh gradients, on its own thread
       model.reseed_dropout(seed, step, k);
       losses[static_cast<std::size_t>(k)] = shard(model, B * k / shards_, B * (k + 1) / shards_);
     });

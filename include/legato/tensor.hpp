@@ -261,6 +261,17 @@ class Tensor {
   // Same storage, cut from the graph: gradients do not flow through it.
   Tensor detach() const { return view(shape()); }
 
+  // From now on this tensor's elements are those of `source`, a tensor of
+  // the same shape and device: every handle to it reads and writes source's
+  // storage. Its gradient and its place in the graph stay its own, which is
+  // what a data-parallel replica needs (nn::Module::share_parameters_of).
+  void share_storage_of(const Tensor& source) {
+    check(source.shape() == shape() && source.device() == device(), "Tensor::share_storage_of: a tensor of shape ",
+          shape_str(shape()), " on ", device_name(device()), " cannot share the storage of one of shape ",
+          shape_str(source.shape()), " on ", device_name(source.device()));
+    impl().storage = source.impl().storage;
+  }
+
   void fill_(float value) {
     check(is_cpu(), "Tensor::fill_: tensor is on ", device_name(device()));
     std::fill_n(data(), numel(), value);

@@ -144,6 +144,22 @@ class Module {
     return n;
   }
 
+  // Makes every parameter read and write the storage of `source`'s parameter
+  // of the same name and shape (Tensor::share_storage_of); gradients stay
+  // apart. A data-parallel replica made so follows the master's optimiser
+  // steps without copying the weights in before each step.
+  void share_parameters_of(const Module& source) {
+    const NamedTensors mine = named_parameters(), theirs = source.named_parameters();
+    check(mine.size() == theirs.size(), "Module::share_parameters_of: ", mine.size(), " parameters against ",
+          theirs.size());
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+      check(mine[i].first == theirs[i].first, "Module::share_parameters_of: parameter '", mine[i].first,
+            "' against '", theirs[i].first, "'");
+      Tensor t = mine[i].second;
+      t.share_storage_of(theirs[i].second);
+    }
+  }
+
   // Drops the accumulated gradients of every parameter (they become undefined,
   // which backward treats as zero).
   void zero_grad() {

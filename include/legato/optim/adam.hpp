@@ -51,7 +51,7 @@ class Adam : public Optimizer {
       // melody_lstm's 700 k parameters, Adam was a tenth of a training step
       // run on one core while the other waited.
       const std::int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (chunks >= 8 && !omp_in_parallel())
+#pragma omp parallel for schedule(static) if (chunks >= 4 && !omp_in_parallel())
       for (std::int64_t c = 0; c < chunks; ++c) {
         const std::int64_t begin = c * kChunk, count = std::min(kChunk, n - begin);
         float* pc = p + begin;

@@ -167,9 +167,9 @@ int cmd_train(const std::vector<std::string>& args) {
   std::printf("held-out: %s (%lld targets)\n", format_metrics(r.held_out).c_str(),
               static_cast<long long>(r.held_out.targets));
   if (r.ngram)
-    std::printf("n-gram baseline (order %d): NLL %.4f nats/step, accuracy %.4f; LSTM is %.1f%% lower\n", r.ngram->order,
+    std::printf("n-gram baseline (order %d): NLL %.4f nats/step, accuracy %.4f; LSTM is %s\n", r.ngram->order,
                 r.ngram->metrics.nll(), r.ngram->metrics.accuracy(),
-                100.0 * (1.0 - r.held_out.nll() / r.ngram->metrics.nll()));
+                relative_nll(r.held_out.nll(), r.ngram->metrics.nll()).c_str());
   if (r.seed_style) std::printf("seed-style accuracy: %.4f over %lld windows\n", r.seed_style->accuracy,
                                 static_cast<long long>(r.seed_style->windows));
   std::printf("train: %.1f s loop, %.1f s in steps, %.0f timesteps/s, peak RSS %.0f MB\n", r.progress.train_seconds,

@@ -40,9 +40,10 @@ struct OutputFlags {
 };
 
 // Declares the four flags (for --help; `base` says where --transpose counts
-// from and `defaults` what tempo and meter apply without the flags) and
-// reads those given.
-inline OutputFlags read_output_flags(CommandLine& cli, const std::string& base, const std::string& defaults) {
+// from, `defaults` what tempo and meter apply without the flags and
+// `pickup_default` what upbeat) and reads those given.
+inline OutputFlags read_output_flags(CommandLine& cli, const std::string& base, const std::string& defaults,
+                                     const std::string& pickup_default = "0") {
   const long transpose = cli.integer("transpose", 0, "semitones up (+) or down (-) from " + base);
   const std::string bpm = cli.text("bpm", "", "tempo in quarter notes per minute, 10..400 (default: " + defaults + ")");
   const std::string meter = cli.text("meter", "", "meter N/D, e.g. 3/4 or 6/8 (default: " + defaults + ")");
@@ -60,7 +61,8 @@ inline OutputFlags read_output_flags(CommandLine& cli, const std::string& base, 
   }
   if (cli.has("meter")) flags.meter = music::parse_meter(meter);
   const std::string pickup =
-      cli.text("pickup", "", "an upbeat: quarters before the first barline, in 16ths (0.25), shorter than a bar (default 0)");
+      cli.text("pickup", "", "an upbeat: quarters before the first barline, in 16ths (0.25), shorter than a bar (default " +
+                                 pickup_default + ")");
   if (cli.has("pickup")) {
     char* end = nullptr;
     const double value = std::strtod(pickup.c_str(), &end);

@@ -223,7 +223,9 @@ int cmd_complete(const std::vector<std::string>& args) {
   r.sample.temperature = static_cast<float>(cli.real("temperature", r.sample.temperature, "sampling temperature T > 0"));
   r.sample.max_steps = cli.integer("max-steps", r.sample.max_steps, "at most this many drawn tokens per melody");
   const long rng_seed = cli.integer("rng-seed", 1, "seed of the sampler");
-  r.output = legato::examples::read_output_flags(cli, "the primer's key", "the primer's, else 120 qpm, 4/4");
+  r.output = legato::examples::read_output_flags(
+      cli, "the primer's key", "the primer's, else 120 qpm, 4/4",
+      "the primer's upbeat; with --meter or --pickup the model also reads the primer in those bars");
   const std::string precision = precision_flag(cli, kGenerationPrecisionHelp);
   declare_threads(cli, 1);
   if (help(cli, "melody_lstm complete --model MODEL --primer FILE.krn|FILE.mid --out-dir DIR [flags]")) return 0;

@@ -12,11 +12,13 @@
 // k through its own replica of the model (whose parameters share the
 // master's storage, so they always hold its weights, but keep their own
 // gradients), single-threaded, forward and backward; then the replicas'
-// gradients are added into the master's. Each shard's loss is the mean over
-// its own targets, so its backward is seeded with n_k / N (its share of the
-// step's N targets): the sum is the gradient of the mean over all targets,
-// exactly as one model over the whole batch would compute it (up to the order
-// of float additions). The threads meet once per step.
+// gradients are added into the master's, each thread on its share of every
+// parameter's elements. Each shard's loss is the mean over its own targets,
+// so its backward is seeded with n_k / N (its share of the step's N
+// targets): the sum is the gradient of the mean over all targets, exactly as
+// one model over the whole batch would compute it (up to the order of float
+// additions). The threads meet twice per step, and Adam's update after it
+// runs on all of them too (optim/adam.hpp).
 //
 // One thread (or --parallel units) runs the master alone, as before.
 

@@ -39,6 +39,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "legato/nn/replicas.hpp"
 #include "legato/ops/bf16.hpp"
 #include "legato/ops/loss.hpp"
 #include "legato/ops/lstm.hpp"
@@ -183,23 +184,9 @@ void lanes_step(Model& m, LaneShards& lanes, optim::Adam& adam, bool every_step)
     loss.backward(Tensor::scalar(float(s.B) / float(m.B)));
   }
   check(team == count, "lanes_step: OpenMP gave ", team, " threads for ", count, " shards");
-  // master += replica, in shard order, each thread on its own range of every parameter.
-#pragma omp parallel num_threads(count)
-  {
-#ifdef _OPENMP
-    const int k = omp_get_thread_num(), threads = omp_get_num_threads();
-#else
-    const int k = 0, threads = 1;
-#endif
-    for (std::size_t i = 0; i < master.size(); ++i) {
-      float* d = master[i].grad().data();
-      const std::int64_t n = master[i].numel(), begin = n * k / threads, end = n * (k + 1) / threads;
-      for (int r = 1; r < count; ++r) {
-        const float* g = lanes.shards[std::size_t(r)].params()[i].grad().data();
-        for (std::int64_t j = begin; j < end; ++j) d[j] += g[j];
-      }
-    }
-  }
+  std::vector<std::vector<Tensor>> replicas;
+  for (int k = 1; k < count; ++k) replicas.push_back(lanes.shards[std::size_t(k)].params());
+  nn::add_replica_gradients(master, replicas, count);  // master += replica, in shard order, on all threads
   adam.step();  // on every thread (optim/adam.hpp)
 }
 

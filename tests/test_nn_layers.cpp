@@ -103,7 +103,8 @@ TEST_CASE("Module: zero_grad, train/eval propagate, and registration errors") {
                        "register_module: name 'head' is already registered in Tiny", Error);
 }
 
-TEST_CASE("Module: share_parameters_of makes a replica that reads the master's weights and keeps its own gradients") {
+TEST_CASE("Module: share_parameters_of makes a replica that reads the master's weights and keeps its own gradients; "
+          "add_replica_gradients sums them back") {
   nn::Linear master(4, 3), replica(4, 3);
   Rng rng(2);
   replica.weight.fill_(7.f);  // something the master does not hold
@@ -122,6 +123,16 @@ TEST_CASE("Module: share_parameters_of makes a replica that reads the master's w
   master.weight.data()[0] += 1.f;  // an optimiser step on the master, in place
   CHECK(replica.weight.data()[0] == master.weight.data()[0]);
   CHECK(replica.forward(x).to_vector() == master.forward(x).to_vector());
+
+  // add_replica_gradients: master.grad += replica.grad, on two threads as on one.
+  sum(master.forward(x)).backward();
+  std::vector<float> expected = master.weight.grad().to_vector();
+  for (std::size_t i = 0; i < expected.size(); ++i) expected[i] += replica.weight.grad().data()[i];
+  nn::add_replica_gradients(master.parameters(), {replica.parameters()}, 2);
+  CHECK(master.weight.grad().to_vector() == expected);
+  replica.zero_grad();
+  CHECK_THROWS_WITH_AS(nn::add_replica_gradients(master.parameters(), {replica.parameters()}, 2),
+                       "add_replica_gradients: parameter 0 of replica 0 has no gradient of the master's size", Error);
 
   nn::Linear other(5, 3);
   CHECK_THROWS_WITH_AS(other.share_parameters_of(master),

@@ -119,6 +119,31 @@ TEST_CASE("Adam's first step moves each parameter by lr against the gradient's s
   CHECK(p.data()[2] == doctest::Approx(0.9).epsilon(1e-6));
 }
 
+TEST_CASE("Adam and AdamW update a large parameter on two threads exactly as on one") {
+  // 100 000 elements: 13 chunks of 8192, so the update is split between threads.
+  Rng rng(11);
+  const Tensor start = Tensor::uniform({100000}, -1.f, 1.f, rng);
+  const Tensor grad = Tensor::uniform({100000}, -1.f, 1.f, rng);
+  for (const bool decoupled : {false, true}) {
+    std::vector<std::vector<float>> after;
+    for (const int threads : {1, 2}) {
+      const int before = num_threads();
+      set_num_threads(threads);
+      Tensor p = start.clone().set_requires_grad();
+      std::unique_ptr<optim::Adam> opt = decoupled ? std::make_unique<optim::AdamW>(std::vector<Tensor>{p}, 1e-2f)
+                                                   : std::make_unique<optim::Adam>(std::vector<Tensor>{p}, 1e-2f);
+      for (int step = 0; step < 3; ++step) {
+        set_grad(p, grad);
+        opt->step();
+      }
+      set_num_threads(before);
+      after.push_back(p.to_vector());
+    }
+    CHECK(after[0] != start.to_vector());
+    CHECK(after[0] == after[1]);
+  }
+}
+
 TEST_CASE("state() and load_state() resume an optimiser exactly, also through a safetensors file") {
   Rng rng(3);
   auto run = [&](optim::Optimizer& opt, Tensor& p, int from, int to) {

@@ -141,7 +141,8 @@ int cmd_train(const std::vector<std::string>& args) {
                   "' does not exist");
   std::vector<std::string> given;
   for (const char* flag :
-       {"hidden", "layers", "dropout", "batch", "seq-len", "lr", "schedule", "clip", "weight-decay", "mode", "inputs", "seed"})
+       {"hidden", "layers", "dropout", "batch", "seq-len", "lr", "schedule", "clip", "weight-decay", "mode", "inputs",
+        "seed"})
     if (cli.has(flag)) given.push_back(flag);
   // Read the corpus (and the checkpoint to resume) before the banner, so that
   // bad input gets its one line of error and nothing else.

@@ -224,7 +224,7 @@ inline std::map<std::string, std::string> checkpoint_metadata(const Hyper& h, co
           {"meter_beat", h.meter_beat ? "1" : "0"},
           {"seed", std::to_string(h.seed)},
           {"start_symbols", std::to_string(h.start_symbols())},
-          {"optimizer", h.weight_decay > 0 ? "AdamW(beta1=0.9, beta2=0.999, eps=1e-7)" : "Adam(beta1=0.9, beta2=0.999, eps=1e-7)"},
+          {"optimizer", std::string(h.weight_decay > 0 ? "AdamW" : "Adam") + "(beta1=0.9, beta2=0.999, eps=1e-7)"},
           {"epochs_done", std::to_string(p.epochs_done)},
           {"step_in_epoch", std::to_string(p.step_in_epoch)},
           {"global_step", std::to_string(p.global_step)},
@@ -314,7 +314,8 @@ inline LoadedModel load_model(const std::string& path) {
   h.schedule = detail::meta(f, path, "schedule");
   h.clip = static_cast<float>(detail::meta_number(f, path, "clip"));
   // Files written before --weight-decay existed trained with plain Adam.
-  h.weight_decay = f.metadata.count("weight_decay") ? static_cast<float>(detail::meta_number(f, path, "weight_decay")) : 0.f;
+  h.weight_decay =
+      f.metadata.count("weight_decay") ? static_cast<float>(detail::meta_number(f, path, "weight_decay")) : 0.f;
   h.mode = detail::meta(f, path, "mode");
   h.inputs = version == "1" ? "tokens" : detail::meta(f, path, "inputs");
   if (version == "1" || version == "2") {

@@ -31,6 +31,7 @@
 #include <omp.h>
 #endif
 
+#include "legato/nn/replicas.hpp"
 #include "legato/ops/loss.hpp"
 
 #include "data.hpp"
@@ -162,7 +163,6 @@ class ShardedStep {
       master_.reseed_dropout(seed, step);
       return shard(master_, 0, B);
     }
-    const legato::nn::NamedTensors master_params = master_.named_parameters();
     std::vector<double> losses(static_cast<std::size_t>(shards_), 0.0);
     on_threads(shards_, [&](int k) {
       MelodyLstm& model = k == 0 ? master_ : *replicas_[static_cast<std::size_t>(k - 1)];
@@ -172,25 +172,9 @@ class ShardedStep {
     });
     double loss = 0;
     for (double l : losses) loss += l;
-    // Gradients: master += each replica's, in shard order, every thread on
-    // its own range of each parameter (the same sums as one thread's).
-    std::vector<legato::nn::NamedTensors> replica_params;
-    for (auto& replica : replicas_) replica_params.push_back(replica->named_parameters());
-    for (const legato::nn::NamedTensors& params : replica_params)
-      for (std::size_t i = 0; i < params.size(); ++i)
-        legato::check(params[i].second.grad().defined() && master_params[i].second.grad().defined(),
-                      "ShardedStep: parameter '", params[i].first, "' got no gradient");
-    on_threads(shards_, [&](int k) {
-      for (std::size_t i = 0; i < master_params.size(); ++i) {
-        float* into = master_params[i].second.grad().data();
-        const std::int64_t n = master_params[i].second.numel();
-        const std::int64_t begin = n * k / shards_, end = n * (k + 1) / shards_;
-        for (const legato::nn::NamedTensors& params : replica_params) {
-          const float* from = params[i].second.grad().data();
-          for (std::int64_t j = begin; j < end; ++j) into[j] += from[j];
-        }
-      }
-    });
+    std::vector<std::vector<Tensor>> replica_params;
+    for (auto& replica : replicas_) replica_params.push_back(replica->parameters());
+    legato::nn::add_replica_gradients(master_.parameters(), replica_params, shards_);  // in shard order
     return loss;
   }
 

@@ -12,3 +12,4 @@
 #include "legato/nn/batchnorm.hpp"
 #include "legato/nn/conv.hpp"
 #include "legato/nn/lstm.hpp"
+#include "legato/nn/replicas.hpp"

@@ -11,8 +11,8 @@
 //   lstm_fwd_bwd_onehot/...   the same through the dense entry point on one-hot rows
 //   lstm_fwd_bwd_meter_bf16/... the same (bf16) with the three ids per step of
 //                             melody_lstm's metric inputs
-//   lstm_fwd_bwd_lookback_bf16/... and with the eight of its default (metric with the beat,
-//                             and the lookback)
+//   lstm_fwd_bwd_lookback_bf16/... and with eight (metric with the beat, and the
+//                             lookback; its default adds two repeat ids)
 //   lstm_*_bf16/...           train_last, train_seq, fwd_bwd and generate_token with
 //                             bf16 products and float sums in the recurrent GEMMs
 //                             (ops/bf16.hpp)
@@ -216,7 +216,7 @@ void BM_lstm_train_seq_lanes(benchmark::State& state) { BM_train_lanes(state, tr
 // no optimiser. The like-for-like of oneDNN's primitive (dnnl_lstm_fwd_bwd).
 // Inputs::meter: melody_lstm's metric inputs (examples/melody_lstm/data.hpp),
 // three ids per step over V + 98 input columns (the token, its position in a
-// 16-step bar, the bar's length). Inputs::lookback: its default, five more
+// 16-step bar, the bar's length). Inputs::lookback: its format-3 default, five more
 // ids over 49 + 4 (V + 1) more columns (the beat's length, the tokens 1, 2,
 // 4 and 8 bars back, or "none"). What the extra ids cost the LSTM.
 enum class Inputs { token, meter, lookback };

@@ -13,9 +13,16 @@
 // The LSTM state is carried from one chunk of a song to the next (truncated
 // BPTT) and reset to zero when the lane starts a new song. A chunk that runs
 // past the end of its song is padded: the padding targets are kIgnore and
-// never count. Every song token is a target exactly once per epoch, and a
-// lane that finishes a song takes the next one at once, from the next
-// epoch's order if need be, so that no lane idles.
+// never count. Every song token is a target once per epoch (but see
+// mid-song starts), and a lane that finishes a song takes the next one at
+// once, from the next epoch's order if need be, so that no lane idles.
+//
+// Mid-song starts (--mid-song-starts P). A share P of the songs handed out
+// is read from a random token s_k on (1 <= k < L), as a window of the
+// seed's regime reads a song it starts inside of: zero state, input s_k,
+// target s_(k+1), and none of the inputs sees a token before s_k. The model
+// learns to pick up a melody in its middle, and it over-fits less: the first
+// k tokens of that song are not targets in that epoch.
 //
 // Window mode (spec §6.1). The training songs form one stream, each song
 // followed by 64 "/"; window i is input ids[i .. i+T-1] and target ids[i+T],
@@ -23,6 +30,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <sstream>
@@ -91,42 +99,82 @@ struct SongContext {
 //   +lookback     for each n of kLookbackBars, the token n bars before the
 //                 predicted step, at the same place in its bar
 //                                                  + 0 .. V-1; + V when there is none
+//   +repeat       the token after the longest repeat (longest_repeat below)
+//                                                  + 0 .. V-1; + V when there is none
+//                 that repeat's length             + 0 none, + 1 + floor(log2(length))
 // Knowing the bar and the beat, the model need not infer them from the
 // rhythm so far (and writes jigs in 6/8 where 3/4 gets waltzes); the
 // lookback (Magenta's Lookback RNN had the same idea) hands it the tokens a
-// repeated bar or phrase would copy, which folk songs do all the time. Both
-// lower the held-out NLL (docs/results.md).
+// repeated bar or phrase would copy, which folk songs do all the time; the
+// repeat finds a repeated phrase wherever it began, bar-aligned or not, and
+// how long the match is says how far to trust it (a cache or copy model, as
+// in language modelling). All of them lower the held-out NLL (docs/results.md).
 inline constexpr std::int32_t kPositionIds = 49;
 inline constexpr std::int32_t kBarLengthIds = 49;
 inline constexpr std::int32_t kBeatLengthIds = 49;
 inline constexpr std::array<int, 4> kLookbackBars = {1, 2, 4, 8};
+inline constexpr std::int64_t kRepeatCap = 64;     // longest repeat looked for, in steps
+inline constexpr std::int32_t kRepeatLengthIds = 8;  // 0 (none), then one id per power of two up to the cap
+
+// The longest repeat: the longest run of the newest known tokens that also
+// ends earlier in the song, and the token that followed that earlier run
+// (the most recent one among equally long runs). A song that repeats a
+// phrase, at whatever distance and across meter changes, hands the model the
+// token the phrase continued with the first time. Only known tokens are
+// compared (SongContext: a window of the seed's regime sees nothing before
+// its start). The search is a plain scan back, O(song length · match length)
+// per step and stopped by a match of kRepeatCap: about 1 % of a training
+// step, and a generated token's few hundred comparisons (docs/results.md).
+struct Repeat {
+  std::int32_t next = -1;   // the token after the earlier run; -1: none
+  std::int64_t length = 0;  // the run's length, at most kRepeatCap
+};
+
+inline Repeat longest_repeat(const SongContext& song) {
+  Repeat best;
+  const std::int64_t last = song.count - 1;  // the newest known token
+  for (std::int64_t end = last - 1; end >= song.earliest && best.length < kRepeatCap; --end) {
+    std::int64_t length = 0;
+    while (length < kRepeatCap && end - length >= song.earliest && song.tokens[end - length] == song.tokens[last - length])
+      ++length;
+    if (length > best.length) best = {song.tokens[end + 1], length};
+  }
+  return best;
+}
 
 struct InputCoding {
   std::int32_t vocab_size = 0;  // V
   bool metric = false;
   bool beat = false;      // with metric: the beat's length too (models of format 3 on)
   bool lookback = false;  // only with metric: a bar's length is needed
+  bool repeat = false;    // only with lookback (format 4 on): the longest repeat's next token and length
 
   // The coding an --inputs name stands for; names() lists them. `beat`:
   // whether the meter includes the beat (false for a format-2 checkpoint).
   static InputCoding named(const std::string& inputs, std::int32_t V, bool beat = true) {
-    legato::check(inputs == "tokens" || inputs == "tokens+meter" || inputs == "tokens+meter+lookback",
+    legato::check(inputs == "tokens" || inputs == "tokens+meter" || inputs == "tokens+meter+lookback" ||
+                      inputs == "tokens+meter+lookback+repeat",
                   "--inputs must be one of ", names(), ", got '", inputs, "'");
     const bool metric = inputs != "tokens";
-    return {V, metric, metric && beat, inputs == "tokens+meter+lookback"};
+    const bool repeat = inputs == "tokens+meter+lookback+repeat";
+    return {V, metric, metric && beat, repeat || inputs == "tokens+meter+lookback", repeat};
   }
-  static std::string names() { return "tokens, tokens+meter, tokens+meter+lookback"; }
-  std::string name() const { return lookback ? "tokens+meter+lookback" : metric ? "tokens+meter" : "tokens"; }
+  static std::string names() { return "tokens, tokens+meter, tokens+meter+lookback, tokens+meter+lookback+repeat"; }
+  std::string name() const {
+    return repeat ? "tokens+meter+lookback+repeat" : lookback ? "tokens+meter+lookback" : metric ? "tokens+meter" : "tokens";
+  }
 
   std::int64_t ids_per_step() const {
-    return 1 + (metric ? 2 : 0) + (beat ? 1 : 0) + (lookback ? static_cast<std::int64_t>(kLookbackBars.size()) : 0);
+    return 1 + (metric ? 2 : 0) + (beat ? 1 : 0) + (lookback ? static_cast<std::int64_t>(kLookbackBars.size()) : 0) +
+           (repeat ? 2 : 0);
   }
   // Where the lookback ids begin: after the token and the meter.
   std::int32_t lookback_base() const {
     return vocab_size + (metric ? kPositionIds + kBarLengthIds : 0) + (beat ? kBeatLengthIds : 0);
   }
   std::int64_t input_size() const {
-    return lookback_base() + (lookback ? static_cast<std::int64_t>(kLookbackBars.size()) * (vocab_size + 1) : 0);
+    return lookback_base() + (lookback ? static_cast<std::int64_t>(kLookbackBars.size()) * (vocab_size + 1) : 0) +
+           (repeat ? vocab_size + 1 + kRepeatLengthIds : 0);
   }
 
   // Writes ids_per_step() ids: the input token, then what is known of the
@@ -151,6 +199,13 @@ struct InputCoding {
           next.bar_steps > 0 ? song.at(song.count - std::int64_t(kLookbackBars[n]) * next.bar_steps) : -1;
       *rest++ = base + (earlier >= 0 ? earlier : vocab_size);
     }
+    if (!repeat) return;
+    const Repeat r = longest_repeat(song);
+    *rest++ = base + (r.next >= 0 ? r.next : vocab_size);
+    base += vocab_size + 1;
+    std::int32_t length_id = 0;  // 0: none; 1 + floor(log2(length)) otherwise
+    for (std::int64_t l = r.length; l > 0; l >>= 1) ++length_id;
+    *rest++ = base + std::min(length_id, kRepeatLengthIds - 1);
   }
   // The shape of the inputs of T steps of B lanes: (T, B), or (T, B, K).
   legato::Shape shape(std::int64_t T, std::int64_t B) const {
@@ -238,10 +293,13 @@ struct SequenceBatch {
 class SequenceBatcher {
  public:
   SequenceBatcher(const std::vector<SongIds>& songs, const InputCoding& coding, std::int64_t B, std::int64_t T,
-                  std::int32_t delimiter, std::int64_t start, bool repeat, std::uint64_t order_seed)
+                  std::int32_t delimiter, std::int64_t start, bool repeat, std::uint64_t order_seed,
+                  double mid_song_starts = 0)
       : songs_(songs), coding_(coding), B_(B), T_(T), delimiter_(delimiter), start_(start), repeat_(repeat),
-        order_seed_(order_seed), lanes_(static_cast<std::size_t>(B)) {
+        order_seed_(order_seed), mid_song_starts_(mid_song_starts), lanes_(static_cast<std::size_t>(B)) {
     legato::check(B > 0 && T > 0 && start >= 1, "SequenceBatcher: B, T and start must be positive");
+    legato::check(mid_song_starts >= 0 && mid_song_starts <= 1 && (mid_song_starts == 0 || order_seed != 0),
+                  "SequenceBatcher: mid-song starts need a share in [0, 1] and a song order seed");
     legato::check(!songs.empty(), "SequenceBatcher: no songs");
   }
 
@@ -271,7 +329,8 @@ class SequenceBatcher {
         }
         lane.global = next_++;
         lane.song = song_at(lane.global);
-        lane.position = 0;
+        lane.first = first_token(lane.global, lane.song);
+        lane.position = lane.first >= 0 ? start_ + lane.first : 0;
         batch.reset[static_cast<std::size_t>(b)] = 1;
       }
       any = true;
@@ -289,7 +348,7 @@ class SequenceBatcher {
         const std::int64_t target_at = song_at + 1;
         coding_.write(song_at < 0 ? delimiter_ : ids[static_cast<std::size_t>(song_at)],
                       target_at < 0 ? kUnknownStep : song.meter[static_cast<std::size_t>(target_at)],
-                      SongContext{ids.data(), std::max<std::int64_t>(target_at, 0)},
+                      SongContext{ids.data(), std::max<std::int64_t>(target_at, 0), std::max<std::int64_t>(lane.first, 0)},
                       batch.inputs.values.data() + static_cast<std::int64_t>(k) * K);
         if (target_at < 0) continue;  // an extra start symbol: nothing to predict yet
         batch.targets.values[k] = target_at < L ? ids[static_cast<std::size_t>(target_at)] : delimiter_;
@@ -300,11 +359,23 @@ class SequenceBatcher {
     return any;
   }
 
-  // About how many steps one pass takes: every song's chunks spread over B lanes.
+  // About how many steps one pass takes: every song's chunks spread over B
+  // lanes; a mid-song start reads L - f steps from input token f, f uniform
+  // in 0 .. L-2, so its expected chunks are counted.
   std::int64_t steps_per_pass() const {
-    std::int64_t chunks = 0;
-    for (std::size_t i = 0; i < songs_.size(); ++i) chunks += (length(static_cast<std::int64_t>(i)) + T_ - 1) / T_;
-    return (chunks + B_ - 1) / B_;
+    double chunks = 0;
+    for (std::size_t i = 0; i < songs_.size(); ++i) {
+      const std::int64_t whole = (length(static_cast<std::int64_t>(i)) + T_ - 1) / T_;
+      const std::int64_t L = static_cast<std::int64_t>(songs_[i].ids.size());
+      if (mid_song_starts_ <= 0 || L < 2) {
+        chunks += double(whole);
+        continue;
+      }
+      double mid = 0;
+      for (std::int64_t f = 0; f <= L - 2; ++f) mid += double((L - f + T_ - 1) / T_);
+      chunks += (1 - mid_song_starts_) * double(whole) + mid_song_starts_ * mid / double(L - 1);
+    }
+    return (static_cast<std::int64_t>(std::ceil(chunks)) + B_ - 1) / B_;
   }
 
   // The lanes and the song counter as text ("next k:pos k:pos …"), so that a
@@ -326,6 +397,7 @@ class SequenceBatcher {
       legato::check(bool(in) && colon == ':' && lane.global >= -1 && lane.global < next && lane.position >= 0,
                     "SequenceBatcher: bad saved state '", text, "' (", lanes_.size(), " lanes expected)");
       lane.song = lane.global < 0 ? -1 : song_at(lane.global);
+      lane.first = lane.song < 0 ? -1 : first_token(lane.global, lane.song);
       legato::check(lane.song < 0 || lane.position <= length(lane.song), "SequenceBatcher: saved position ",
                     lane.position, " is past the end of its song");
     }
@@ -340,7 +412,20 @@ class SequenceBatcher {
     std::int64_t song = -1;    // index into songs_, -1 when none
     std::int64_t global = -1;  // its number in the endless sequence of songs
     std::int64_t position = 0;
+    std::int64_t first = -1;  // a mid-song start: the index of its first input token; -1: from "/"
   };
+
+  // Where song number k (index `song`) is read from: -1, its start symbol,
+  // or for a mid-song start the index of a random input token 0 .. L-2 (the
+  // first target is the token after it). Drawn from (order seed, k) alone, so
+  // that a resumed run reads every song as the uninterrupted one did.
+  std::int64_t first_token(std::int64_t k, std::int64_t song) const {
+    const std::int64_t L = static_cast<std::int64_t>(songs_[static_cast<std::size_t>(song)].ids.size());
+    if (mid_song_starts_ <= 0 || L < 2) return -1;
+    Rng rng(derived_seed(order_seed_, 5, static_cast<std::uint64_t>(k)));
+    if (rng.uniform() >= mid_song_starts_) return -1;
+    return static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(L - 1)));
+  }
 
   // Steps of a song's stream: start symbols, then its tokens.
   std::int64_t length(std::int64_t song) const {
@@ -365,6 +450,7 @@ class SequenceBatcher {
   std::int64_t start_;
   bool repeat_;
   std::uint64_t order_seed_;
+  double mid_song_starts_;
   std::vector<Lane> lanes_;
   std::int64_t next_ = 0;  // the next song number to hand out
   std::vector<std::size_t> order_;

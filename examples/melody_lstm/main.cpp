@@ -96,10 +96,16 @@ Hyper hyper_flags(CommandLine& cli) {
   h.clip = static_cast<float>(cli.real("clip", h.clip, "clip the global gradient norm (0 = off)"));
   h.weight_decay = static_cast<float>(
       cli.real("weight-decay", h.weight_decay, "AdamW's decoupled weight decay (0 = Adam, as the seed); window: 0"));
+  h.mid_song_starts = static_cast<float>(cli.real(
+      "mid-song-starts", h.mid_song_starts,
+      "the share of songs read from a random token on, from the zero state and seeing nothing before it, as a "
+      "window of the seed's regime reads a song; the rest from the start (sequence mode); window: 0"));
   h.inputs = cli.text("inputs", h.inputs,
-                      "tokens+meter+lookback: each step also reads its position in the bar, the bar's and the beat's "
-                      "lengths and the tokens 1, 2, 4 and 8 bars back | tokens+meter: without the lookback | tokens: "
-                      "the token alone, as the seed; window: tokens");
+                      "tokens+meter+lookback+repeat: each step also reads its position in the bar, the bar's and the "
+                      "beat's lengths, the tokens 1, 2, 4 and 8 bars back, and the token that followed the longest "
+                      "earlier repeat of the latest notes, with that repeat's length | tokens+meter+lookback: without "
+                      "the repeat | tokens+meter: without the lookback | tokens: the token alone, as the seed; "
+                      "window: tokens");
   const long seed = cli.integer("seed", static_cast<long>(h.seed), "seed of the weights, song order and dropout");
   legato::check(seed >= 0, "--seed must be >= 0, got ", seed);
   h.seed = static_cast<std::uint64_t>(seed);
@@ -141,8 +147,8 @@ int cmd_train(const std::vector<std::string>& args) {
                   "' does not exist");
   std::vector<std::string> given;
   for (const char* flag :
-       {"hidden", "layers", "dropout", "batch", "seq-len", "lr", "schedule", "clip", "weight-decay", "mode", "inputs",
-        "seed"})
+       {"hidden", "layers", "dropout", "batch", "seq-len", "lr", "schedule", "clip", "weight-decay", "mid-song-starts",
+        "mode", "inputs", "seed"})
     if (cli.has(flag)) given.push_back(flag);
   // Read the corpus (and the checkpoint to resume) before the banner, so that
   // bad input gets its one line of error and nothing else.

@@ -7,10 +7,11 @@
 // One-hot input: a one-hot row times W_ihᵀ is a column of W_ih, so the LSTM
 // gathers columns instead of multiplying (ops/lstm.hpp, lstm_sequence_ids);
 // the parameters are exactly those of PyTorch's nn.LSTM(input_size=V). With
-// richer inputs (--inputs tokens+meter, or tokens+meter+lookback, the
-// default; data.hpp, InputCoding) each step reads K one-hot features side by
-// side, and the LSTM is PyTorch's nn.LSTM on their concatenation
-// (input_size V + 147, or V + 147 + 4 (V + 1); V + 98 in format-2 files).
+// richer inputs (--inputs tokens+meter, tokens+meter+lookback, or
+// tokens+meter+lookback+repeat, the default; data.hpp, InputCoding) each step
+// reads K one-hot features side by side, and the LSTM is PyTorch's nn.LSTM on
+// their concatenation (input_size V + 147, V + 147 + 4 (V + 1), or
+// V + 147 + 5 (V + 1) + 8; V + 98 in format-2 files).
 //
 // A checkpoint is one safetensors file: the model's tensors under PyTorch's
 // names ("lstm.weight_ih_l0", …, "head.weight", "head.bias"), and while
@@ -55,8 +56,8 @@ inline void require_precision(legato::MatmulPrecision precision) {
 inline const std::string kFormatName = "legato.melody_lstm";
 // 2 added "inputs"; a version 1 file reads the tokens alone. 3 added the
 // lookback inputs and the beat's length to the metric inputs ("meter_beat");
-// a version 2 file has neither.
-inline const std::string kFormatVersion = "3";
+// a version 2 file has neither. 4 added the repeat inputs.
+inline const std::string kFormatVersion = "4";
 
 // Every hyperparameter of a run; all of it goes into the checkpoint. The
 // network is the seed's; the training defaults of sequence mode were measured
@@ -72,8 +73,9 @@ struct Hyper {
   std::string schedule = "cosine";    // learning rate: constant, or cosine decay to 0 over the run
   float clip = 0.f;                   // global gradient-norm clip, 0 = off (the seed had none)
   float weight_decay = 0.2f;          // AdamW's decoupled decay; 0 = plain Adam, the seed's
+  float mid_song_starts = 0.5f;       // sequence mode: the share of songs read from a random token (data.hpp)
   std::string mode = "sequence";      // sequence | window
-  std::string inputs = "tokens+meter+lookback";  // tokens (the seed's) | tokens+meter | tokens+meter+lookback (data.hpp)
+  std::string inputs = "tokens+meter+lookback+repeat";  // tokens (the seed's) | tokens+meter | …+lookback | …+repeat (data.hpp)
   bool meter_beat = true;  // the metric inputs include the beat's length (false in format-2 files)
   std::uint64_t seed = 1;
 
@@ -86,6 +88,7 @@ struct Hyper {
     h.schedule = "constant";
     h.inputs = "tokens";
     h.weight_decay = 0.f;
+    h.mid_song_starts = 0.f;
     return h;
   }
 
@@ -109,6 +112,10 @@ struct Hyper {
     check(weight_decay >= 0.f && double(lr) * weight_decay < 1.0, "--weight-decay must be >= 0 and below 1 / lr (",
           1.0 / lr, "), got ", weight_decay);
     check(mode == "sequence" || mode == "window", "--mode must be 'sequence' or 'window', got '", mode, "'");
+    check(mid_song_starts >= 0.f && mid_song_starts <= 1.f, "--mid-song-starts must be in [0, 1], got ",
+          mid_song_starts);
+    check(mode == "sequence" || mid_song_starts == 0.f, "--mid-song-starts is for --mode sequence (a window of the "
+          "seed's regime always starts where it falls)");
     check(schedule == "constant" || schedule == "cosine", "--schedule must be 'constant' or 'cosine', got '",
           schedule, "'");
     InputCoding::named(inputs, 1);  // checks the name
@@ -219,6 +226,7 @@ inline std::map<std::string, std::string> checkpoint_metadata(const Hyper& h, co
           {"schedule", h.schedule},
           {"clip", real(h.clip)},
           {"weight_decay", real(h.weight_decay)},
+          {"mid_song_starts", real(h.mid_song_starts)},
           {"mode", h.mode},
           {"inputs", h.inputs},
           {"meter_beat", h.meter_beat ? "1" : "0"},
@@ -297,8 +305,8 @@ inline LoadedModel load_model(const std::string& path) {
   legato::check(format != f.metadata.end() && format->second == kFormatName, "'", path,
                 "' is not a melody_lstm checkpoint (its metadata has no format=", kFormatName, ")");
   const std::string& version = detail::meta(f, path, "format_version");
-  legato::check(version == kFormatVersion || version == "2" || version == "1", "'", path, "': format version ",
-                version, " is not supported (expected 1 to ", kFormatVersion, ")");
+  legato::check(version == kFormatVersion || version == "3" || version == "2" || version == "1", "'", path,
+                "': format version ", version, " is not supported (expected 1 to ", kFormatVersion, ")");
   try {
     out.vocab = Vocabulary::parse(detail::meta(f, path, "vocabulary"));
   } catch (const legato::Error& e) {
@@ -316,8 +324,13 @@ inline LoadedModel load_model(const std::string& path) {
   // Files written before --weight-decay existed trained with plain Adam.
   h.weight_decay =
       f.metadata.count("weight_decay") ? static_cast<float>(detail::meta_number(f, path, "weight_decay")) : 0.f;
+  // Files written before --mid-song-starts existed read every song from its start.
+  h.mid_song_starts =
+      f.metadata.count("mid_song_starts") ? static_cast<float>(detail::meta_number(f, path, "mid_song_starts")) : 0.f;
   h.mode = detail::meta(f, path, "mode");
   h.inputs = version == "1" ? "tokens" : detail::meta(f, path, "inputs");
+  legato::check(version == kFormatVersion || !InputCoding::named(h.inputs, 1).repeat, "'", path, "': format version ",
+                version, " has no repeat inputs, but its metadata says inputs=", h.inputs);
   if (version == "1" || version == "2") {
     h.meter_beat = false;  // written before the beat was an input
   } else {

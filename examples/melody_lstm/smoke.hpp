@@ -181,6 +181,44 @@ inline int run_smoke(const SmokeOptions& o) {
            whole[0] == late[0] && whole[1] == late[1],
        "a window's lookback inputs see nothing before the window's start");
   }
+  // The repeat inputs: the longest earlier run of the newest tokens, the most
+  // recent of equal ones, capped at kRepeatCap, and only among known tokens.
+  {
+    const std::int32_t a[] = {5, 6, 7, 5, 6}, b[] = {1, 2, 1, 3, 1};
+    const std::vector<std::int32_t> held(2 * kRepeatCap, 4);
+    const Repeat found = longest_repeat(SongContext{a, 5, 0});  // "5 6" ends at 1 too, and 7 followed it
+    const Repeat cut = longest_repeat(SongContext{a, 5, 2});    // only "7 5 6" known: no repeat
+    const Repeat recent = longest_repeat(SongContext{b, 5, 0});  // "1" ends at 2 and at 0; 3 followed the later
+    const Repeat capped = longest_repeat(SongContext{held.data(), static_cast<std::int64_t>(held.size()), 0});
+    const Repeat first = longest_repeat(SongContext{a, 1, 0});  // one token: nothing earlier
+    ok(found.next == 7 && found.length == 2 && cut.next == -1 && cut.length == 0 && recent.next == 3 &&
+           recent.length == 1 && capped.next == 4 && capped.length == kRepeatCap && first.next == -1,
+       "longest_repeat finds the longest, most recent earlier run of the newest tokens and the token after it");
+
+    const SongIds& song = data.train.front();
+    const std::int32_t V = data.vocab.size();
+    const InputCoding coding = InputCoding::named("tokens+meter+lookback+repeat", V);
+    const DelimitedStream stream = delimited_stream(data.train, data.vocab.delimiter_id());
+    const std::int64_t K = coding.ids_per_step();
+    const std::int32_t next_base = coding.lookback_base() + std::int32_t(kLookbackBars.size()) * (V + 1);
+    const std::int32_t length_base = next_base + V + 1;
+    bool matches = K == 10 && coding.input_size() == length_base + kRepeatLengthIds;
+    int repeats = 0;
+    for (std::size_t next = 1; next < song.ids.size(); ++next) {
+      std::vector<std::int32_t> whole(static_cast<std::size_t>(K)), late(whole.size());
+      stream.write_input(coding, next - 1, 0, whole.data());
+      stream.write_input(coding, next - 1, next - 1, late.data());  // a window that starts at the input token
+      const Repeat r = longest_repeat(SongContext{song.ids.data(), static_cast<std::int64_t>(next), 0});
+      std::int32_t length_id = 0;
+      for (std::int64_t l = r.length; l > 0; l >>= 1) ++length_id;
+      matches = matches && whole[8] == next_base + (r.next >= 0 ? r.next : V) && whole[9] == length_base + length_id &&
+                late[8] == next_base + V && late[9] == length_base;
+      repeats += r.next >= 0;
+    }
+    ok(matches && repeats > 0,
+       "the repeat inputs carry the token after the longest repeat and its length class, and a window's see nothing "
+       "before the window's start");
+  }
 
   Hyper h;
   h.hidden = 32;
@@ -231,6 +269,11 @@ inline int run_smoke(const SmokeOptions& o) {
     other.weight_decay = h.weight_decay + 0.5f;
     t.resume = true;
     ok(smoke::throws([&] { train(t, other, {"weight-decay"}); }), "resuming with another --weight-decay is refused");
+    ok(load_model(t.out).hyper.mid_song_starts == h.mid_song_starts && h.mid_song_starts > 0,
+       "the share of mid-song starts is saved in the checkpoint");
+    other = h;
+    other.mid_song_starts = 0.f;
+    ok(smoke::throws([&] { train(t, other, {"mid-song-starts"}); }), "resuming with another --mid-song-starts is refused");
     t.resume = false;
   }
 

@@ -186,6 +186,7 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
         if (flag == "schedule") return h.schedule != saved.schedule;
         if (flag == "clip") return h.clip != saved.clip;
         if (flag == "weight-decay") return h.weight_decay != saved.weight_decay;
+        if (flag == "mid-song-starts") return h.mid_song_starts != saved.mid_song_starts;
         if (flag == "mode") return h.mode != saved.mode;
         if (flag == "inputs") return h.inputs != saved.inputs;
         if (flag == "seed") return h.seed != saved.seed;
@@ -229,7 +230,7 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   const bool window = h.mode == "window";
   const std::int64_t songs = static_cast<std::int64_t>(training_songs.size());
   SequenceBatcher seq_batcher(training_songs, model->coding(), B, T, slash, 1, /*repeat=*/true,
-                              derived_seed(h.seed, 4, 0) | 1);
+                              derived_seed(h.seed, 4, 0) | 1, window ? 0.0 : h.mid_song_starts);
   std::optional<WindowBatcher> win_batcher;
   if (window) win_batcher.emplace(training_songs, model->coding(), B, T, slash);
   if (!window && !progress.lanes.empty()) seq_batcher.load_state(progress.lanes);
@@ -242,10 +243,12 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   if (!opt.quiet)
     std::fprintf(stderr,
                  "model: LSTM(V=%d, inputs %s, H=%lld, layers=%lld) + dropout %.2f + Linear, %lld parameters; mode %s, "
-                 "batch %lld, seq-len %lld, lr %g (%s), weight decay %g, %s products, about %lld steps per epoch%s\n",
+                 "batch %lld, seq-len %lld, lr %g (%s), weight decay %g, mid-song starts %g, %s products, about %lld "
+                 "steps per epoch%s\n",
                  data.vocab.size(), h.inputs.c_str(), static_cast<long long>(H), static_cast<long long>(L), h.dropout,
                  static_cast<long long>(model->parameter_count()), h.mode.c_str(), static_cast<long long>(B),
-                 static_cast<long long>(T), h.lr, h.schedule.c_str(), h.weight_decay, legato::precision_name(opt.precision),
+                 static_cast<long long>(T), h.lr, h.schedule.c_str(), h.weight_decay, h.mid_song_starts,
+                 legato::precision_name(opt.precision),
                  static_cast<long long>(steps_per_epoch),
                  opt.resume ? legato::detail::concat(", resuming after ", progress.epochs_done, " epochs + ",
                                                      progress.step_in_epoch, " steps").c_str()
@@ -423,6 +426,7 @@ inline nlohmann::ordered_json metrics_json(const TrainResult& r, const Hyper& h,
   j["lr"] = shortest(h.lr);
   j["schedule"] = h.schedule;
   j["weight_decay"] = shortest(h.weight_decay);
+  j["mid_song_starts"] = shortest(h.mid_song_starts);
   j["inputs"] = h.inputs;
   j["seed"] = h.seed;
   j["corpus"] = opt.corpus;

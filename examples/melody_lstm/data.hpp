@@ -22,7 +22,10 @@
 // seed's regime reads a song it starts inside of: zero state, input s_k,
 // target s_(k+1), and none of the inputs sees a token before s_k. The model
 // learns to pick up a melody in its middle, and it over-fits less: the first
-// k tokens of that song are not targets in that epoch.
+// k tokens of that song are not targets in that epoch. The song's end is no
+// target of such a reading either: the model would learn that songs end
+// after fewer notes than they do, and generate melodies about 40 % shorter
+// (docs/results.md).
 //
 // Window mode (spec §6.1). The training songs form one stream, each song
 // followed by 64 "/"; window i is input ids[i .. i+T-1] and target ids[i+T],
@@ -351,6 +354,7 @@ class SequenceBatcher {
                       SongContext{ids.data(), std::max<std::int64_t>(target_at, 0), std::max<std::int64_t>(lane.first, 0)},
                       batch.inputs.values.data() + static_cast<std::int64_t>(k) * K);
         if (target_at < 0) continue;  // an extra start symbol: nothing to predict yet
+        if (target_at == L && lane.first >= 0) continue;  // a mid-song start does not learn when songs end
         batch.targets.values[k] = target_at < L ? ids[static_cast<std::size_t>(target_at)] : delimiter_;
         ++batch.target_count;
       }

@@ -126,8 +126,8 @@ inline constexpr std::int32_t kRepeatLengthIds = 8;  // 0 (none), then one id pe
 // token the phrase continued with the first time. Only known tokens are
 // compared (SongContext: a window of the seed's regime sees nothing before
 // its start). The search is a plain scan back, O(song length · match length)
-// per step and stopped by a match of kRepeatCap; its cost is within the
-// noise of the training and generation timings (docs/results.md).
+// per step and stopped by a match of kRepeatCap: about 0.3 µs on melodies of
+// 280 tokens, a few % of a generated token (docs/results.md).
 struct Repeat {
   std::int32_t next = -1;   // the token after the earlier run; -1: none
   std::int64_t length = 0;  // the run's length, at most kRepeatCap

@@ -6,8 +6,8 @@
 #   LEGATO_ESAC_DIR=/path/to/esac/han scripts/run.sh   # a collection of the ESAC corpus
 #
 # Environment: LEGATO_OUT (output folder, default out/), LEGATO_TRAIN_SECONDS
-# (training budget, default 60; above 60, or on a corpus of fewer than 200
-# songs such as data/, the best epoch on held-back training songs is kept),
+# (training budget, default 60; above 60, or on a corpus of 20 to 199 songs
+# such as data/, the best epoch on held-back training songs is kept),
 # LEGATO_NUM_THREADS (default: all cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,9 +25,9 @@ keep_best=()
 # Past about a minute the default model over-fits (docs/results.md), and a
 # small corpus (the 23 songs of data/) is learnt by heart within seconds:
 # then hold back a tenth of the training songs and generate from the best
-# epoch on them.
-songs=$(find "$corpus" -name '*.krn' | wc -l)
-if awk -v s="$seconds" 'BEGIN { exit !(s + 0 > 60) }' || [ "$songs" -lt 200 ]; then
+# epoch on them. Below 20 songs there are too few to hold any back.
+songs=$(find -L "$corpus" -name '*.krn' | wc -l)  # -L: the corpus may be a link, as load_corpus allows
+if awk -v s="$seconds" 'BEGIN { exit !(s + 0 > 60) }' || { [ "$songs" -ge 20 ] && [ "$songs" -lt 200 ]; }; then
   model="$out/best.safetensors"
   keep_best=(--best-out "$model")
 fi

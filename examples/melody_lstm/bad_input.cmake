@@ -29,7 +29,7 @@ expect_failure("--best-out equal to --out" train --corpus "${other}" --out "${WO
 expect_failure("bad --inputs" train --corpus "${other}" --out "${WORK}/x.safetensors" --inputs melody)
 expect_failure("bad --precision" train --corpus "${other}" --out "${WORK}/x.safetensors" --precision fp16)
 expect_failure("negative --weight-decay" train --corpus "${other}" --out "${WORK}/x.safetensors" --weight-decay -0.1)
-expect_failure("--mid-song-starts above 1" train --corpus "${other}" --out "${WORK}/x.safetensors" --mid-song-starts 1.5)
+expect_failure("--mid-song-starts 1" train --corpus "${other}" --out "${WORK}/x.safetensors" --mid-song-starts 1)
 expect_failure("--mid-song-starts in window mode" train --corpus "${other}" --out "${WORK}/x.safetensors" --mode window --mid-song-starts 0.5)
 expect_failure("non-numeric --epochs" train --corpus "${other}" --out "${WORK}/x.safetensors" --epochs many)
 expect_failure("temperature 0" generate --model "${WORK}/model.safetensors" --out-dir "${WORK}/bad" --temperature 0)

@@ -18,14 +18,15 @@
 // once, from the next epoch's order if need be, so that no lane idles.
 //
 // Mid-song starts (--mid-song-starts P). A share P of the songs handed out
-// is read from a random token s_k on (1 <= k < L), as a window of the
-// seed's regime reads a song it starts inside of: zero state, input s_k,
-// target s_(k+1), and none of the inputs sees a token before s_k. The model
-// learns to pick up a melody in its middle, and it over-fits less: the first
-// k tokens of that song are not targets in that epoch. The song's end is no
-// target of such a reading either: the model would learn that songs end
-// after fewer notes than they do (han's generated melodies came out 43 %
-// shorter, docs/results.md).
+// is read from a random token on, as a window of the seed's regime reads a
+// song it starts inside of: for a song ids[0 .. L-1] and f drawn from
+// 0 .. L-2, the zero state, inputs ids[f .. L-2], targets ids[f+1 .. L-1],
+// and none of the inputs sees a token before ids[f]. The model learns to pick
+// up a melody in its middle, and it over-fits less: ids[0 .. f] are not
+// targets of that song in that epoch. The song's end is no target of such a
+// reading either: the model would learn that songs end after fewer notes
+// than they do (han's generated melodies came out 43 % shorter,
+// docs/results.md).
 //
 // Window mode (spec §6.1). The training songs form one stream, each song
 // followed by 64 "/"; window i is input ids[i .. i+T-1] and target ids[i+T],
@@ -301,8 +302,8 @@ class SequenceBatcher {
       : songs_(songs), coding_(coding), B_(B), T_(T), delimiter_(delimiter), start_(start), repeat_(repeat),
         order_seed_(order_seed), mid_song_starts_(mid_song_starts), lanes_(static_cast<std::size_t>(B)) {
     legato::check(B > 0 && T > 0 && start >= 1, "SequenceBatcher: B, T and start must be positive");
-    legato::check(mid_song_starts >= 0 && mid_song_starts <= 1 && (mid_song_starts == 0 || order_seed != 0),
-                  "SequenceBatcher: mid-song starts need a share in [0, 1] and a song order seed");
+    legato::check(mid_song_starts >= 0 && mid_song_starts < 1 && (mid_song_starts == 0 || order_seed != 0),
+                  "SequenceBatcher: mid-song starts need a share in [0, 1) and a song order seed");
     legato::check(!songs.empty(), "SequenceBatcher: no songs");
   }
 
@@ -324,7 +325,7 @@ class SequenceBatcher {
     bool any = false;
     for (std::int64_t b = 0; b < B; ++b) {
       Lane& lane = lanes_[static_cast<std::size_t>(b)];
-      if (lane.song < 0 || lane.position >= length(lane.song)) {  // finished: take the next song
+      if (lane.song < 0 || lane.position >= reading_end(lane)) {  // finished: take the next song
         if (!repeat_ && next_ >= songs_per_pass()) {
           lane.song = -1;
           batch.reset[static_cast<std::size_t>(b)] = 1;  // idle lane: all padding
@@ -340,7 +341,7 @@ class SequenceBatcher {
       const SongIds& song = songs_[static_cast<std::size_t>(lane.song)];
       const std::vector<std::int32_t>& ids = song.ids;
       const std::int64_t L = static_cast<std::int64_t>(ids.size());
-      const std::int64_t end = std::min(length(lane.song), lane.position + T);
+      const std::int64_t end = std::min(reading_end(lane), lane.position + T);
       for (std::int64_t p = lane.position; p < end; ++p) {
         // Stream position p: the input is "/" during the start symbols, then
         // song token p - start; the target is the token after it, and "/"
@@ -354,7 +355,6 @@ class SequenceBatcher {
                       SongContext{ids.data(), std::max<std::int64_t>(target_at, 0), std::max<std::int64_t>(lane.first, 0)},
                       batch.inputs.values.data() + static_cast<std::int64_t>(k) * K);
         if (target_at < 0) continue;  // an extra start symbol: nothing to predict yet
-        if (target_at == L && lane.first >= 0) continue;  // a mid-song start does not learn when songs end
         batch.targets.values[k] = target_at < L ? ids[static_cast<std::size_t>(target_at)] : delimiter_;
         ++batch.target_count;
       }
@@ -364,8 +364,8 @@ class SequenceBatcher {
   }
 
   // About how many steps one pass takes: every song's chunks spread over B
-  // lanes; a mid-song start reads L - f steps from input token f, f uniform
-  // in 0 .. L-2, so its expected chunks are counted.
+  // lanes; a mid-song start reads L - 1 - f steps from input token f, f
+  // uniform in 0 .. L-2, so its expected chunks are counted.
   std::int64_t steps_per_pass() const {
     double chunks = 0;
     for (std::size_t i = 0; i < songs_.size(); ++i) {
@@ -376,7 +376,7 @@ class SequenceBatcher {
         continue;
       }
       double mid = 0;
-      for (std::int64_t f = 0; f <= L - 2; ++f) mid += double((L - f + T_ - 1) / T_);
+      for (std::int64_t f = 0; f <= L - 2; ++f) mid += double((L - 1 - f + T_ - 1) / T_);
       chunks += (1 - mid_song_starts_) * double(whole) + mid_song_starts_ * mid / double(L - 1);
     }
     return (static_cast<std::int64_t>(std::ceil(chunks)) + B_ - 1) / B_;
@@ -402,7 +402,7 @@ class SequenceBatcher {
                     "SequenceBatcher: bad saved state '", text, "' (", lanes_.size(), " lanes expected)");
       lane.song = lane.global < 0 ? -1 : song_at(lane.global);
       lane.first = lane.song < 0 ? -1 : first_token(lane.global, lane.song);
-      legato::check(lane.song < 0 || lane.position <= length(lane.song), "SequenceBatcher: saved position ",
+      legato::check(lane.song < 0 || lane.position <= reading_end(lane), "SequenceBatcher: saved position ",
                     lane.position, " is past the end of its song");
     }
     std::string rest;
@@ -435,6 +435,10 @@ class SequenceBatcher {
   std::int64_t length(std::int64_t song) const {
     return start_ + static_cast<std::int64_t>(songs_[static_cast<std::size_t>(song)].ids.size());
   }
+  // Where a lane's reading of its song stops: after the last token, whose
+  // target is the song's end; a mid-song start, which has no end target,
+  // one step earlier, so that every step it reads has a target.
+  std::int64_t reading_end(const Lane& lane) const { return length(lane.song) - (lane.first >= 0 ? 1 : 0); }
 
   // The song with number k in the endless sequence of passes.
   std::int64_t song_at(std::int64_t k) {

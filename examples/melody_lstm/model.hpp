@@ -112,7 +112,8 @@ struct Hyper {
     check(weight_decay >= 0.f && double(lr) * weight_decay < 1.0, "--weight-decay must be >= 0 and below 1 / lr (",
           1.0 / lr, "), got ", weight_decay);
     check(mode == "sequence" || mode == "window", "--mode must be 'sequence' or 'window', got '", mode, "'");
-    check(mid_song_starts >= 0.f && mid_song_starts <= 1.f, "--mid-song-starts must be in [0, 1], got ",
+    // At 1 no reading would start at "/" or learn a song's end: generation could not stop.
+    check(mid_song_starts >= 0.f && mid_song_starts < 1.f, "--mid-song-starts must be in [0, 1), got ",
           mid_song_starts);
     check(mode == "sequence" || mid_song_starts == 0.f, "--mid-song-starts is for --mode sequence (a window of the "
           "seed's regime always starts where it falls)");

@@ -125,6 +125,8 @@ int cmd_train(const std::vector<std::string>& args) {
   opt.best_out = cli.text("best-out", "",
                           "hold back ~10% of the training songs for validation and keep the model with the lowest "
                           "validation NLL here (for long budgets: the model over-fits after about a minute)");
+  opt.patience = cli.integer("patience", 0,
+                             "with --best-out: stop once N epochs in a row bring no better validation NLL (0: never)");
   opt.final_extras = !cli.flag("no-baseline", "skip the n-gram baseline and seed-style accuracy at the end");
   opt.parallel = cli.text("parallel", opt.parallel,
                           "lanes: each thread trains a share of the batch (robust on a busy machine) | units: the LSTM "
@@ -154,6 +156,8 @@ int cmd_train(const std::vector<std::string>& args) {
   // bad input gets its one line of error and nothing else.
   const MelodyData data = load_melody_data(opt.corpus);
   legato::check(opt.best_out.empty() || opt.best_out != opt.out, "--best-out must name another file than --out");
+  legato::check(opt.patience >= 0, "--patience must be >= 0, got ", opt.patience);
+  legato::check(opt.patience == 0 || !opt.best_out.empty(), "--patience needs --best-out (it watches the validation NLL)");
   if (opt.resume) {
     const LoadedModel saved = load_model(opt.out);
     require_same_vocabulary(saved.vocab, opt.out, data.vocab, opt.corpus);
@@ -300,7 +304,7 @@ int cmd_smoke(const std::vector<std::string>& args) {
 constexpr const char* kUsage =
     "usage: melody_lstm COMMAND [flags]   (COMMAND --help lists the flags)\n"
     "  train     --corpus DIR --out MODEL.safetensors [--epochs N] [--time-budget S] [--mode sequence|window]\n"
-    "            [--best-out BEST.safetensors] …\n"
+    "            [--best-out BEST.safetensors [--patience N]] …\n"
     "  generate  --model MODEL --out-dir DIR [--count 10] [--temperature 0.7] [--seed-melody \"55\"] …\n"
     "  complete  --model MODEL --primer FILE.krn|FILE.mid --out-dir DIR [--primer-steps 29] …\n"
     "  evaluate  --model MODEL --corpus DIR [--seed-style-on-training]\n"

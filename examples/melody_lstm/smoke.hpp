@@ -368,6 +368,39 @@ inline int run_smoke(const SmokeOptions& o) {
     ok(smoke::throws([&] { train(tb, Hyper{}, {}); }), "resuming without the --best-out of the first run is refused");
   }
 
+  // 3c. --patience: the run stops at the first epoch that ends `patience`
+  // epochs after the best one. A high rate makes the tiny model over-fit
+  // within a few epochs, so the stop is exercised.
+  {
+    TrainOptions tp = t;
+    tp.out = (dir / "patience.safetensors").string();
+    tp.best_out = (dir / "patience_best.safetensors").string();
+    tp.epochs = 8;
+    tp.patience = 1;
+    Hyper hp = h;
+    hp.lr = 0.05f;
+    hp.schedule = "constant";
+    const TrainResult r = train(tp, hp);
+    std::int64_t expected_stop = tp.epochs, best_epoch = 0;
+    double best = INFINITY;
+    for (const EpochRecord& e : r.history) {
+      if (e.validation_nll < best) best = e.validation_nll, best_epoch = e.epoch;
+      if (e.epoch - best_epoch >= tp.patience) {
+        expected_stop = e.epoch;
+        break;
+      }
+    }
+    ok(r.progress.epochs_done == expected_stop && r.stopped_early == (expected_stop < tp.epochs) &&
+           r.progress.best_epoch == best_epoch,
+       "--patience 1 stops one epoch after the best validation NLL (stopped after " +
+           std::to_string(r.progress.epochs_done) + " of " + std::to_string(tp.epochs) + " epochs, best " +
+           std::to_string(best_epoch) + ")");
+    ok(r.stopped_early, "--patience is exercised: the high-rate run stops before its 8 epochs");
+    TrainOptions bad = tp;
+    bad.best_out.clear();
+    ok(smoke::throws([&] { train(bad, hp); }), "--patience without --best-out is refused");
+  }
+
   // 4. evaluate
   LoadedModel model = load_model(dir / "model.safetensors");
   const EvaluationReport report = evaluate_model(*model.model, model.hyper, data, t.threads);

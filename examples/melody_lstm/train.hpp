@@ -53,6 +53,7 @@ struct TrainOptions {
   int threads = 1;
   std::string parallel = "lanes";  // lanes: a replica per thread (parallel.hpp) | units: the kernels split H
   std::string best_out;  // "" = none; else hold back a validation slice and keep the best model here
+  std::int64_t patience = 0;  // with best_out: stop once this many epochs in a row bring no better validation NLL (0: never)
   // Training steps' recurrent GEMMs in bf16 products (legato/ops/bf16.hpp);
   // evaluation and generation always run in fp32.
   legato::MatmulPrecision precision = legato::MatmulPrecision::fp32;
@@ -79,6 +80,7 @@ struct TrainResult {
   std::int64_t targets = 0;      // targets that counted in the loss
   double last_loss = NAN;
   std::size_t training_songs = 0, validation_songs = 0;
+  bool stopped_early = false;  // --patience ended the run before its budget
 };
 
 inline std::string format_metrics(const Metrics& m) {
@@ -153,6 +155,8 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   const std::int32_t slash = data.vocab.delimiter_id();
   const bool keep_best = !opt.best_out.empty();
   check(!keep_best || opt.best_out != opt.out, "--best-out must name another file than --out");
+  check(opt.patience >= 0 && (opt.patience == 0 || keep_best), "--patience N needs --best-out (it watches the validation "
+        "NLL) and N >= 0, got ", opt.patience);
   std::vector<SongIds> kept_for_training, validation_songs;
   if (keep_best) split_validation(data.train, kept_for_training, validation_songs);
   const std::vector<SongIds>& training_songs = keep_best ? kept_for_training : data.train;
@@ -349,6 +353,15 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
                                    .c_str()
                              : "",
                    format_metrics(record.held_out).c_str());
+    // Early stopping: the best model is already in --best-out, and later
+    // epochs only over-fit further (docs/results.md).
+    if (opt.patience > 0 && progress.best_epoch > 0 && progress.epochs_done - progress.best_epoch >= opt.patience) {
+      result.stopped_early = true;
+      if (!opt.quiet)
+        std::fprintf(stderr, "no better validation NLL in %lld epochs: stopping (--patience)\n",
+                     static_cast<long long>(opt.patience));
+      break;
+    }
   }
   progress.train_seconds = seconds_before + loop_clock.seconds();
   save();  // the end (possibly in the middle of an epoch)
@@ -415,6 +428,8 @@ inline nlohmann::ordered_json metrics_json(const TrainResult& r, const Hyper& h,
     j["best_out"] = opt.best_out;
     j["best_epoch"] = r.progress.best_epoch;
     j["best_validation_nll"] = number(r.progress.best_validation_nll);
+    j["patience"] = opt.patience;
+    j["stopped_early"] = r.stopped_early;
   }
   j["mode"] = h.mode;
   j["hidden"] = h.hidden;

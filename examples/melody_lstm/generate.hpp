@@ -23,7 +23,9 @@
 // (music/melody_output.hpp). complete writes in the primer's own key, tempo,
 // meter and upbeat; --transpose then counts from the primer's key.
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -123,12 +125,18 @@ struct SampleOptions {
   std::int64_t max_steps = 500;
   std::uint64_t rng_seed = 1;
   legato::MatmulPrecision precision = legato::MatmulPrecision::fp32;  // of the LSTM step (Generator)
+  // A melody that reaches max_steps without drawing "/": false, it ends
+  // where the model gave the end its highest probability (see sample_melody);
+  // true, it stops where it is, often mid-phrase.
+  bool cut_at_max_steps = false;
 };
 
 struct Sample {
   std::vector<std::string> tokens;  // the seed, then the drawn tokens (no "/")
   std::int64_t drawn = 0;           // tokens drawn, the final "/" included
   bool ended = false;               // the model drew "/" before max_steps
+  bool ended_at_likeliest = false;  // it did not, and was cut back to its likeliest end
+  double end_probability = NAN;     // then: P("/") there
   double seconds = 0;               // time spent drawing (feed + head + draw)
 };
 
@@ -191,7 +199,21 @@ struct MelodyMeter {
   }
 };
 
+// The probability of token `id` under softmax(logits), at temperature 1.
+inline double token_probability(const float* logits, std::int64_t V, std::int32_t id) {
+  const float top = *std::max_element(logits, logits + V);
+  double sum = 0;
+  for (std::int64_t v = 0; v < V; ++v) sum += std::exp(double(logits[v] - top));
+  return std::exp(double(logits[id] - top)) / sum;
+}
+
 // One melody: start symbols, the seed, then draws until "/" or max_steps.
+// A melody that never draws "/" has wandered off the songs the model knows,
+// where it rarely sees a close (docs/results.md, "Melodies that reach
+// --max-steps"). Rather than stopping it mid-phrase, it is cut back to the
+// point, after at least one drawn token, where the model's P("/") at
+// temperature 1 was highest (the later one on a tie): where the model itself
+// most expected the song to stop.
 // The input of each step carries where the step it predicts falls in the bar.
 inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t start_symbols,
                             const std::vector<std::string>& seed, const MelodyMeter& meter, const SampleOptions& o,
@@ -207,7 +229,13 @@ inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t 
   g.start(start_symbols, meter.at(step++));
   for (std::int32_t id : seed_id) g.feed(id, meter.at(step++));
   const auto begin = std::chrono::steady_clock::now();
+  double likeliest_end = -1;
+  std::size_t likeliest_length = 0;
   for (std::int64_t k = 0; k < o.max_steps; ++k) {
+    if (k > 0 && !o.cut_at_max_steps) {
+      const double p_end = token_probability(g.logits(), g.vocab_size(), slash);
+      if (p_end >= likeliest_end) likeliest_end = p_end, likeliest_length = s.tokens.size();
+    }
     const std::int32_t next = legato::sample_logits(g.logits(), g.vocab_size(), o.temperature, rng);
     ++s.drawn;
     if (next == slash) {
@@ -216,6 +244,13 @@ inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t 
     }
     s.tokens.push_back(vocab.token(next));
     g.feed(next, meter.at(step++));
+  }
+  if (!s.ended && !o.cut_at_max_steps) {  // the last token drawn is a candidate too
+    const double p_end = token_probability(g.logits(), g.vocab_size(), slash);
+    if (p_end >= likeliest_end) likeliest_end = p_end, likeliest_length = s.tokens.size();
+    s.tokens.resize(likeliest_length);
+    s.ended_at_likeliest = true;
+    s.end_probability = likeliest_end;
   }
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   return s;
@@ -335,9 +370,13 @@ inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequ
     if (r.print) {
       const std::size_t shown = std::min<std::size_t>(s.tokens.size(), 24);
       std::vector<std::string> head(s.tokens.begin(), s.tokens.begin() + static_cast<std::ptrdiff_t>(shown));
-      std::printf("%s: %zu steps (%.1f quarters)%s  %s%s\n", name, s.tokens.size(), 0.25 * double(s.tokens.size()),
-                  s.ended ? "" : ", stopped at --max-steps", legato::music::join_tokens(head).c_str(),
-                  shown < s.tokens.size() ? " …" : "");
+      char how[96] = "";
+      if (s.ended_at_likeliest)
+        std::snprintf(how, sizeof how, ", no end drawn: cut back to its likeliest end (P = %.3f)", s.end_probability);
+      else if (!s.ended)
+        std::snprintf(how, sizeof how, ", stopped at --max-steps");
+      std::printf("%s: %zu steps (%.1f quarters)%s  %s%s\n", name, s.tokens.size(), 0.25 * double(s.tokens.size()), how,
+                  legato::music::join_tokens(head).c_str(), shown < s.tokens.size() ? " …" : "");
       if (!written) std::printf("  (empty melody: nothing written)\n");
     }
     report.samples.push_back(std::move(s));

@@ -170,7 +170,7 @@ int cmd_train(const std::vector<std::string>& args) {
   if (opt.time_budget > 90 && opt.best_out.empty())
     std::fprintf(stderr,
                  "note: past about a minute the default model over-fits (docs/results.md); --best-out FILE keeps "
-                 "the epoch with the lowest validation NLL\n");
+                 "the epoch with the lowest validation NLL, and --patience N stops once N epochs bring nothing better\n");
   const double load_start = load_average();
   std::fprintf(stderr, "load average at start: %.2f\n", load_start);
 
@@ -189,6 +189,10 @@ int cmd_train(const std::vector<std::string>& args) {
   return 0;
 }
 
+constexpr const char* kCutAtMaxStepsHelp =
+    "stop a melody that reaches --max-steps without an end where it is, instead of cutting it back to where the "
+    "model gave the end its highest probability";
+
 std::string model_flag(CommandLine& cli) { return cli.text("model", "", "the checkpoint written by train"); }
 
 int cmd_generate(const std::vector<std::string>& args) {
@@ -199,6 +203,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   r.count = cli.integer("count", r.count, "melodies to generate");
   r.sample.temperature = static_cast<float>(cli.real("temperature", r.sample.temperature, "sampling temperature T > 0"));
   r.sample.max_steps = cli.integer("max-steps", r.sample.max_steps, "at most this many drawn tokens per melody");
+  r.sample.cut_at_max_steps = cli.flag("cut-at-max-steps", kCutAtMaxStepsHelp);
   const long rng_seed = cli.integer("rng-seed", 1, "seed of the sampler");
   r.seed = legato::music::split_tokens(cli.text("seed-melody", "55", "the melody's first tokens (E-TS)"));
   r.output = legato::examples::read_output_flags(cli, "the model's C major / A minor", "120 qpm, 4/4");
@@ -233,6 +238,7 @@ int cmd_complete(const std::vector<std::string>& args) {
   r.count = cli.integer("count", r.count, "completions to generate");
   r.sample.temperature = static_cast<float>(cli.real("temperature", r.sample.temperature, "sampling temperature T > 0"));
   r.sample.max_steps = cli.integer("max-steps", r.sample.max_steps, "at most this many drawn tokens per melody");
+  r.sample.cut_at_max_steps = cli.flag("cut-at-max-steps", kCutAtMaxStepsHelp);
   const long rng_seed = cli.integer("rng-seed", 1, "seed of the sampler");
   r.output = legato::examples::read_output_flags(
       cli, "the primer's key", "the primer's, else 120 qpm, 4/4",

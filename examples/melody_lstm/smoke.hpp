@@ -448,6 +448,43 @@ inline int run_smoke(const SmokeOptions& o) {
     ok(fs::file_size(file) > 0, file + " is written");
     if (fs::path(file).extension() == ".krn") ok(legato::music::read_kern_file(file).note_count() > 0, file + " reads back");
   }
+  {  // a melody that draws no end within --max-steps ends at its likeliest end
+    GenerateRequest short_run = g;
+    short_run.out_dir = (dir / "melodies_short").string();
+    short_run.count = 3;
+    short_run.sample.max_steps = 12;
+    short_run.print = false;
+    const GenerateReport cut_back = generate_melodies(model, short_run);
+    short_run.sample.cut_at_max_steps = true;
+    const GenerateReport cut = generate_melodies(model, short_run);
+    const legato::music::MelodyOutput output = short_run.output.over({});
+    const MelodyMeter meter = MelodyMeter::of(output.meter, output.pickup);
+    const std::int32_t slash = model.vocab.delimiter_id();
+    int checked = 0;
+    for (std::size_t i = 0; i < cut_back.samples.size(); ++i) {
+      const Sample& s = cut_back.samples[i];
+      if (!s.ended_at_likeliest) continue;
+      // Read the uncut melody again: P("/") after each prefix with a drawn
+      // token is at most the one reported, and it is reached at the cut.
+      const std::vector<std::string>& whole = cut.samples[i].tokens;
+      Generator replay(*model.model, slash, short_run.sample.precision);
+      replay.start(model.hyper.start_symbols(), meter.at(0));
+      double highest = -1;
+      std::size_t at = 0;
+      for (std::size_t t = 0; t < whole.size(); ++t) {
+        replay.feed(*model.vocab.find(whole[t]), meter.at(t + 1));
+        if (t + 1 <= g.seed.size()) continue;
+        const double p = token_probability(replay.logits(), replay.vocab_size(), slash);
+        if (p >= highest) highest = p, at = t + 1;
+      }
+      ok(!cut.samples[i].ended && whole.size() == g.seed.size() + 12 && s.tokens.size() == at &&
+             std::equal(s.tokens.begin(), s.tokens.end(), whole.begin()) && s.end_probability == highest,
+         "a melody without an end is cut back to where P(end) was highest (" + std::to_string(at) + " of " +
+             std::to_string(whole.size()) + " steps, P = " + std::to_string(highest) + ")");
+      ++checked;
+    }
+    ok(checked > 0, "--max-steps 12 leaves a melody without a drawn end, so the cut back is exercised");
+  }
   const std::string primer = legato::music::list_kern_files(corpus).front().string();
   const GenerateReport comp = complete_melody(model, read_primer(primer, 16), g);
   ok(comp.samples.size() == 2 && fs::exists(fs::path(g.out_dir) / "primer.mid"), "complete continues a primer");

@@ -7,9 +7,10 @@
 #
 # Environment: LEGATO_OUT (output folder, default out/), LEGATO_TRAIN_SECONDS
 # (training budget, default 60; on a corpus of fewer than 200 songs, such as
-# data/, training stops after 100 epochs; above 60 s the best epoch on
-# held-back training songs is kept, and training stops once ten epochs in a
-# row have not improved on it),
+# data/, training stops after 100 epochs, usually well within the budget; on
+# a larger corpus with a budget above 60 s the best epoch on held-back
+# training songs is kept, and training stops once ten epochs in a row have
+# not improved on it),
 # LEGATO_NUM_THREADS (default: all cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -135,7 +135,7 @@ struct Sample {
   std::vector<std::string> tokens;  // the seed, then the drawn tokens (no "/")
   std::int64_t drawn = 0;           // tokens drawn, the final "/" included
   bool ended = false;               // the model drew "/" before max_steps
-  bool ended_at_likeliest = false;  // it did not, and was cut back to its likeliest end
+  bool ended_at_likeliest = false;  // it did not, and was cut back to an earlier, likelier end
   double end_probability = NAN;     // then: P("/") there
   double seconds = 0;               // time spent drawing (feed + head + draw)
 };
@@ -248,9 +248,11 @@ inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t 
   if (!s.ended && !o.cut_at_max_steps) {  // the last token drawn is a candidate too
     const double p_end = token_probability(g.logits(), g.vocab_size(), slash);
     if (p_end >= likeliest_end) likeliest_end = p_end, likeliest_length = s.tokens.size();
-    s.tokens.resize(likeliest_length);
-    s.ended_at_likeliest = true;
-    s.end_probability = likeliest_end;
+    if (likeliest_length > 0 && likeliest_length < s.tokens.size()) {  // 0: no finite P(end) at all
+      s.tokens.resize(likeliest_length);
+      s.ended_at_likeliest = true;
+      s.end_probability = likeliest_end;
+    }
   }
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   return s;

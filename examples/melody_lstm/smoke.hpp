@@ -370,13 +370,14 @@ inline int run_smoke(const SmokeOptions& o) {
 
   // 3c. --patience: the run stops at the first epoch that ends `patience`
   // epochs after the best one. A high rate makes the tiny model over-fit
-  // within a few epochs, so the stop is exercised.
+  // within a few epochs, so the stop is exercised; resuming a stopped run
+  // trains no more.
   {
     TrainOptions tp = t;
     tp.out = (dir / "patience.safetensors").string();
     tp.best_out = (dir / "patience_best.safetensors").string();
     tp.epochs = 8;
-    tp.patience = 1;
+    tp.patience = 2;
     Hyper hp = h;
     hp.lr = 0.05f;
     hp.schedule = "constant";
@@ -392,10 +393,15 @@ inline int run_smoke(const SmokeOptions& o) {
     }
     ok(r.progress.epochs_done == expected_stop && r.stopped_early == (expected_stop < tp.epochs) &&
            r.progress.best_epoch == best_epoch,
-       "--patience 1 stops one epoch after the best validation NLL (stopped after " +
+       "--patience 2 stops two epochs after the best validation NLL (stopped after " +
            std::to_string(r.progress.epochs_done) + " of " + std::to_string(tp.epochs) + " epochs, best " +
            std::to_string(best_epoch) + ")");
     ok(r.stopped_early, "--patience is exercised: the high-rate run stops before its 8 epochs");
+    TrainOptions again = tp;
+    again.resume = true;
+    const TrainResult resumed = train(again, hp);
+    ok(resumed.steps == 0 && resumed.progress.epochs_done == r.progress.epochs_done,
+       "resuming a run that --patience stopped trains no more epochs");
     TrainOptions bad = tp;
     bad.best_out.clear();
     ok(smoke::throws([&] { train(bad, hp); }), "--patience without --best-out is refused");

@@ -80,7 +80,7 @@ struct TrainResult {
   std::int64_t targets = 0;      // targets that counted in the loss
   double last_loss = NAN;
   std::size_t training_songs = 0, validation_songs = 0;
-  bool stopped_early = false;  // --patience ended the run before its budget
+  bool stopped_early = false;  // --patience ended the run before its epochs or time budget
 };
 
 inline std::string format_metrics(const Metrics& m) {
@@ -269,7 +269,13 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   const double seconds_before = progress.train_seconds;
   bool out_of_time = false;
   const auto time_left = [&] { return opt.time_budget <= 0 || loop_clock.seconds() < opt.time_budget; };
-  while ((opt.epochs == 0 || progress.epochs_done < opt.epochs) && !out_of_time) {
+  // Early stopping (--patience): the best model is already in --best-out, and
+  // later epochs only over-fit further (docs/results.md). Tested before every
+  // epoch, so a resumed run that had already stopped trains no more.
+  const auto out_of_patience = [&] {
+    return opt.patience > 0 && progress.best_epoch > 0 && progress.epochs_done - progress.best_epoch >= opt.patience;
+  };
+  while ((opt.epochs == 0 || progress.epochs_done < opt.epochs) && !out_of_time && !out_of_patience()) {
     const std::int64_t epoch = progress.epochs_done;
     if (window) {  // sequence mode needs no set-up: its lanes run on from song to song
       win_batcher->begin_epoch(derived_seed(h.seed, 4, static_cast<std::uint64_t>(epoch)));
@@ -353,15 +359,13 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
                                    .c_str()
                              : "",
                    format_metrics(record.held_out).c_str());
-    // Early stopping: the best model is already in --best-out, and later
-    // epochs only over-fit further (docs/results.md).
-    if (opt.patience > 0 && progress.best_epoch > 0 && progress.epochs_done - progress.best_epoch >= opt.patience) {
-      result.stopped_early = true;
-      if (!opt.quiet)
-        std::fprintf(stderr, "no better validation NLL in %lld epochs: stopping (--patience)\n",
-                     static_cast<long long>(opt.patience));
-      break;
-    }
+  }
+  if (out_of_patience()) {
+    result.stopped_early = opt.epochs == 0 || progress.epochs_done < opt.epochs;
+    if (!opt.quiet && result.stopped_early)
+      std::fprintf(stderr, "no better validation NLL in the %lld epochs since epoch %lld: stopping (--patience %lld)\n",
+                   static_cast<long long>(progress.epochs_done - progress.best_epoch),
+                   static_cast<long long>(progress.best_epoch), static_cast<long long>(opt.patience));
   }
   progress.train_seconds = seconds_before + loop_clock.seconds();
   save();  // the end (possibly in the middle of an epoch)

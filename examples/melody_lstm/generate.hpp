@@ -229,13 +229,15 @@ inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t 
   g.start(start_symbols, meter.at(step++));
   for (std::int32_t id : seed_id) g.feed(id, meter.at(step++));
   const auto begin = std::chrono::steady_clock::now();
+  // The likeliest end so far: P("/") after the tokens drawn until then.
   double likeliest_end = -1;
   std::size_t likeliest_length = 0;
+  const auto consider_ending_here = [&] {
+    const double p_end = token_probability(g.logits(), g.vocab_size(), slash);
+    if (p_end >= likeliest_end) likeliest_end = p_end, likeliest_length = s.tokens.size();
+  };
   for (std::int64_t k = 0; k < o.max_steps; ++k) {
-    if (k > 0 && !o.cut_at_max_steps) {
-      const double p_end = token_probability(g.logits(), g.vocab_size(), slash);
-      if (p_end >= likeliest_end) likeliest_end = p_end, likeliest_length = s.tokens.size();
-    }
+    if (k > 0 && !o.cut_at_max_steps) consider_ending_here();
     const std::int32_t next = legato::sample_logits(g.logits(), g.vocab_size(), o.temperature, rng);
     ++s.drawn;
     if (next == slash) {
@@ -245,9 +247,8 @@ inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t 
     s.tokens.push_back(vocab.token(next));
     g.feed(next, meter.at(step++));
   }
-  if (!s.ended && !o.cut_at_max_steps) {  // the last token drawn is a candidate too
-    const double p_end = token_probability(g.logits(), g.vocab_size(), slash);
-    if (p_end >= likeliest_end) likeliest_end = p_end, likeliest_length = s.tokens.size();
+  if (!s.ended && !o.cut_at_max_steps) {
+    consider_ending_here();  // after the last token drawn
     if (likeliest_length > 0 && likeliest_length < s.tokens.size()) {  // 0: no finite P(end) at all
       s.tokens.resize(likeliest_length);
       s.ended_at_likeliest = true;

@@ -53,17 +53,13 @@ struct Metrics {
 
 namespace detail {
 
-// out (V) = log softmax(row), in double, the largest logit subtracted first;
+// out (V) = log softmax(row), in double (log_sum_exp, generate.hpp);
 // returns the index of the largest logit (the first, on ties).
 inline std::int64_t log_softmax_row(const float* row, std::int64_t V, std::vector<double>& out) {
-  std::int64_t best = 0;
-  for (std::int64_t v = 1; v < V; ++v)
-    if (row[v] > row[best]) best = v;
-  double total = 0;
-  for (std::int64_t v = 0; v < V; ++v) total += std::exp(double(row[v]) - row[best]);
-  const double log_total = std::log(total);
+  const std::int64_t best = std::max_element(row, row + V) - row;  // the first of equal maxima
+  const double log_total = log_sum_exp(row, V);
   out.resize(static_cast<std::size_t>(V));
-  for (std::int64_t v = 0; v < V; ++v) out[static_cast<std::size_t>(v)] = double(row[v]) - row[best] - log_total;
+  for (std::int64_t v = 0; v < V; ++v) out[static_cast<std::size_t>(v)] = double(row[v]) - log_total;
   return best;
 }
 

@@ -199,12 +199,18 @@ struct MelodyMeter {
   }
 };
 
+// log Σ_v exp(row[v]) over a row of V scores, shifted by the row's maximum
+// so that no exp overflows. log softmax(row)[v] = row[v] - log_sum_exp(row).
+inline double log_sum_exp(const float* row, std::int64_t V) {
+  const double top = *std::max_element(row, row + V);
+  double total = 0;
+  for (std::int64_t v = 0; v < V; ++v) total += std::exp(double(row[v]) - top);
+  return top + std::log(total);
+}
+
 // The probability of token `id` under softmax(logits), at temperature 1.
 inline double token_probability(const float* logits, std::int64_t V, std::int32_t id) {
-  const float top = *std::max_element(logits, logits + V);
-  double sum = 0;
-  for (std::int64_t v = 0; v < V; ++v) sum += std::exp(double(logits[v] - top));
-  return std::exp(double(logits[id] - top)) / sum;
+  return std::exp(double(logits[id]) - log_sum_exp(logits, V));
 }
 
 // One melody: start symbols, the seed, then draws until "/" or max_steps.

@@ -49,7 +49,7 @@
 #include "legato/optim/adam.hpp"
 #include "legato/util/build_info.hpp"
 
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -347,7 +347,8 @@ void keep(__m512 (&acc)[12]) {
 }
 #endif
 
-// The FMA peak: 12 accumulators of 16 lanes hide the 4-cycle latency on 2 pipes.
+// The FMA peak: 12 accumulators of 16 lanes hide the 4-cycle latency on 2 pipes
+// (AVX-512); on AVX2 machines, 12 of 8 lanes, see below.
 void BM_fma_peak(benchmark::State& state) {
   measure_peak(state, 12 * 16 * 2, [](long iterations) {
 #ifdef __AVX512F__
@@ -357,6 +358,25 @@ void BM_fma_peak(benchmark::State& state) {
     for (long i = 0; i < iterations; ++i)
       for (int k = 0; k < 12; ++k) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
     keep(acc);
+#elif defined(__AVX2__) && defined(__FMA__)
+    // 12 chains of 8 lanes, two FMAs per chain and iteration: the same count
+    // of FLOPs per iteration, and 12 chains still cover latency × pipes (5 × 2
+    // on Zen 2, 4 × 2 on Intel).
+    __m256 acc[12];
+#pragma GCC unroll 12
+    for (int k = 0; k < 12; ++k) acc[k] = _mm256_set1_ps(float(k));
+    const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-3f);
+    for (long i = 0; i < iterations; ++i) {
+#pragma GCC unroll 12
+      for (int k = 0; k < 12; ++k) acc[k] = _mm256_fmadd_ps(acc[k], a, b);
+#pragma GCC unroll 12
+      for (int k = 0; k < 12; ++k) acc[k] = _mm256_fmadd_ps(acc[k], a, b);
+    }
+#pragma GCC unroll 12
+    for (int k = 1; k < 12; ++k) acc[0] = _mm256_add_ps(acc[0], acc[k]);
+    alignas(32) float sink[8];
+    _mm256_store_ps(sink, acc[0]);
+    benchmark::DoNotOptimize(sink);
 #else
     float acc[12][16];
     for (int k = 0; k < 12; ++k)
@@ -416,6 +436,28 @@ void BM_kernel_gemm_tile(benchmark::State& state) {
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * double(B * K * 64 * panels) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
+
+#endif
+#if LEGATO_LSTM_AVX2_ENGINE
+// The AVX2 engine's micro-kernel alone, on one thread: a forward step's worth
+// of 6×16 tiles (B = 64 rows, K = H, 4H/16 strips), no epilogue. Against
+// fma_peak at one thread this is the kernel's efficiency.
+void BM_kernel_gemm_tile(benchmark::State& state) {
+  const std::int64_t B = 64, K = state.range(0), strips = 4 * K / 16;
+  std::vector<float> A(std::size_t(B * K), 0.5f), P(std::size_t(strips * K * 16), 0.25f);
+  alignas(32) float tile[6 * 16];
+  for (auto _ : state)
+    for (std::int64_t s = 0; s < strips; ++s)
+      for (std::int64_t r0 = 0; r0 < B; r0 += 6) {
+        lstm_kernels::avx2::gemm_tile_rows<2>(int(std::min<std::int64_t>(6, B - r0)), A.data() + r0 * K, K,
+                                              P.data() + s * K * 16, 16, K, tile, 16);
+        benchmark::DoNotOptimize(tile);
+      }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * double(B * K * 16 * strips) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+#endif
+#if LEGATO_LSTM_FAST_ENGINE
 
 // dW_hh = dzᵀ h_prev with the packed GEMM (compare sgemm_eigen on the same
 // shape), in fp32 or in bf16 products.
@@ -501,8 +543,10 @@ BENCHMARK(BM_sgemm_eigen)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
-#if LEGATO_LSTM_FAST_ENGINE
+#if LEGATO_LSTM_FAST_ENGINE || LEGATO_LSTM_AVX2_ENGINE
 BENCHMARK(BM_kernel_gemm_tile)->Name("kernel_gemm_tile")->ArgName("K")->Arg(256)->Arg(1024)->UseRealTime();
+#endif
+#if LEGATO_LSTM_FAST_ENGINE
 BENCHMARK(BM_gemm_at_b)
     ->Name("gemm_at_b")
     ->ArgNames({"M", "K", "N"})
@@ -527,8 +571,10 @@ BENCHMARK(BM_sgemm_eigen_at_b)
 
 int main(int argc, char** argv) {
   set_num_threads(init_threads_from_env());
-  const std::string engine = (LEGATO_LSTM_FAST_ENGINE && !lstm_kernels::force_portable()) ? "avx512 (lstm_kernels.hpp)"
-                                                                                          : "portable (Eigen GEMM)";
+  const std::string engine = lstm_kernels::force_portable()   ? "portable (Eigen GEMM)"
+                             : LEGATO_LSTM_FAST_ENGINE         ? "avx512 (lstm_kernels.hpp)"
+                             : LEGATO_LSTM_AVX2_ENGINE         ? "avx2 (lstm_kernels_avx2.hpp)"
+                                                               : "portable (Eigen GEMM)";
   std::cout << build_info() << "\n  lstm engine: " << engine << "\n";
   benchmark::AddCustomContext("legato_build", build_info());
   benchmark::AddCustomContext("lstm_engine", engine);

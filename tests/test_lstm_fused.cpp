@@ -67,11 +67,12 @@ Tensor one_hot_by_hand(const Ids& ids, std::int64_t V) {
   return x;
 }
 
-// Runs the body once per engine: the portable one, and the fast one when built.
+// Runs the body once per engine: the portable one, and the fused one (AVX-512
+// or AVX2) when built.
 template <class Body>
 void for_each_engine(Body body) {
   std::vector<bool> engines{true};
-  if (LEGATO_LSTM_FAST_ENGINE) engines.push_back(false);
+  if (LEGATO_LSTM_FAST_ENGINE || LEGATO_LSTM_AVX2_ENGINE) engines.push_back(false);
   for (bool portable : engines) {
     lstm_kernels::force_portable_flag() = portable;
     CAPTURE(portable);
@@ -142,7 +143,7 @@ void check_same_backward(const std::vector<Tensor>& leaves, const Tensor& seed, 
 TEST_CASE("lstm_sequence matches the plain-loop reference") {
   Rng rng(11);
   for (auto [T, B, I, H] : {std::array<std::int64_t, 4>{1, 1, 1, 1}, {5, 3, 4, 7}, {9, 2, 5, 16}, {4, 7, 3, 32},
-                            {3, 64, 45, 64}}) {
+                            {3, 64, 45, 64}, {6, 13, 3, 24}}) {
     CAPTURE(T);
     CAPTURE(B);
     CAPTURE(H);
@@ -319,7 +320,7 @@ TEST_CASE("LstmInferLayer::step_multi_hot reproduces lstm_sequence_ids with K id
 
 TEST_CASE("lstm_sequence agrees with the composed cell on outputs and every gradient, T up to 100") {
   Rng rng(15);
-  for (auto [T, B, I, H] : {std::array<std::int64_t, 4>{1, 3, 4, 8}, {17, 4, 6, 16}, {100, 3, 5, 32}}) {
+  for (auto [T, B, I, H] : {std::array<std::int64_t, 4>{1, 3, 4, 8}, {17, 4, 6, 16}, {100, 3, 5, 32}, {5, 13, 4, 24}}) {
     CAPTURE(T);
     const Weights w = random_weights(I, H, rng, 0.3f);
     const Tensor x = random_leaf({T, B, I}, rng);

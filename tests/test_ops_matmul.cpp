@@ -141,10 +141,10 @@ TEST_CASE("weight gradients of linear and matmul over many rows match sums in do
   CHECK_MESSAGE(allclose(bm.grad(), want_b, 1e-4f, 1e-4f), describe_mismatches(bm.grad(), want_b, 1e-4f, 1e-4f));
 }
 
-TEST_CASE("transpose_into: whole 16 x 16 tiles and ragged edges give exactly the transpose") {
-  // Sizes below, at and around the tile, and the LSTM's (4H, I) at melody_lstm's default.
+TEST_CASE("transpose_into: whole tiles (16 x 16 AVX-512, 8 x 8 AVX2) and ragged edges give exactly the transpose") {
+  // Sizes below, at and around both tiles, and the LSTM's (4H, I) at melody_lstm's default.
   const std::vector<std::pair<std::int64_t, std::int64_t>> sizes = {
-      {1, 1}, {1, 37}, {37, 1}, {15, 17}, {16, 16}, {17, 33}, {32, 48}, {5, 40}, {1024, 376}};
+      {1, 1}, {1, 37}, {37, 1}, {7, 9}, {8, 8}, {9, 24}, {15, 17}, {16, 16}, {17, 33}, {32, 48}, {5, 40}, {1024, 376}};
   for (const auto& [rows, cols] : sizes) {
     std::vector<float> src(static_cast<std::size_t>(rows * cols)), dst(src.size(), -1.f);
     for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i) * 0.5f - 3.f;  // distinct values

@@ -23,9 +23,10 @@
 //      ids), db = column sums of dz.
 //
 // Two engines run steps 2 and 3: a portable one below (Eigen GEMM + Eigen
-// array math per row; easy to read) and, when compiled with AVX-512, the one
-// in lstm_kernels.hpp (weights packed once per call, the gate math fused into
-// the GEMM's register tile, two threads splitting the hidden units). They
+// array math per row; easy to read) and a fused one: when compiled with
+// AVX-512 the one in lstm_kernels.hpp, with only AVX2 + FMA its 8-lane version
+// in lstm_kernels_avx2.hpp (weights packed once per call, the gate math fused
+// into the GEMM's register tile, two threads splitting the hidden units). They
 // compute the same thing; tests/test_lstm_fused.cpp checks both against plain
 // loops and finite differences. docs/lstm.md explains the kernels.
 //
@@ -43,6 +44,7 @@
 #include "legato/autograd.hpp"
 #include "legato/ops/gemm_avx512.hpp"
 #include "legato/ops/lstm_kernels.hpp"
+#include "legato/ops/lstm_kernels_avx2.hpp"
 #include "legato/ops/transpose_kernel.hpp"
 #include "legato/util/threads.hpp"
 
@@ -192,9 +194,10 @@ inline float* dz_workspace(std::int64_t count) {
   return buffer.data();
 }
 
-// Whether the AVX-512 engine runs this op (else the portable one).
+// Whether a fused engine (AVX-512, or AVX2 on machines without it) runs this
+// op, else the portable one.
 inline bool fast_engine_runs(const Dims& d) {
-#if LEGATO_LSTM_FAST_ENGINE
+#if LEGATO_LSTM_FAST_ENGINE || LEGATO_LSTM_AVX2_ENGINE
   return !lstm_kernels::force_portable() && lstm_kernels::fast_engine_supports(d.H);
 #else
   (void)d;
@@ -212,7 +215,7 @@ inline void run_forward(const Dims& d, const lstm_kernels::InputRows& input, con
     std::memcpy(c, c0, sizeof(float) * static_cast<std::size_t>(d.B * d.H));
   else
     std::fill_n(c, d.B * d.H, 0.f);
-#if LEGATO_LSTM_FAST_ENGINE
+#if LEGATO_LSTM_FAST_ENGINE || LEGATO_LSTM_AVX2_ENGINE
   if (fast_engine_runs(d))
     lstm_kernels::forward_sequence(d.T, d.B, d.H, input, h0, w_hh, out, gates, c, keep_all, d.bf16);
   else
@@ -224,11 +227,11 @@ inline void run_forward(const Dims& d, const lstm_kernels::InputRows& input, con
 
 // Runs BPTT with the fastest engine this build has and fills `grads`
 // (lstm_kernels::BackwardOut: dz, dc0, and on request dh0, db, dW_ihᵀ). The
-// AVX-512 engine sums db and scatters dW_ihᵀ inside its epilogue, while dz is
+// fused engines sum db and scatter dW_ihᵀ inside their epilogue, while dz is
 // still in cache; the portable one does it in two passes afterwards.
 inline void run_backward(const Dims& d, const float* grad_out, const float* w_hh, const float* gates,
                          const float* c, const lstm_kernels::BackwardOut& grads) {
-#if LEGATO_LSTM_FAST_ENGINE
+#if LEGATO_LSTM_FAST_ENGINE || LEGATO_LSTM_AVX2_ENGINE
   if (fast_engine_runs(d))
     return lstm_kernels::backward_sequence(d.T, d.B, d.H, grad_out, w_hh, gates, c, grads, d.bf16);
 #endif
@@ -435,7 +438,7 @@ inline Tensor lstm_sequence_ids(const Ids& ids, const Tensor& h0, const Tensor& 
   Tensor xw;  // K > 1 on the portable engine: the summed rows (T, B, 4H)
   if (K > 1) {
     input.w_ih_t = w_ih_t.data();
-    if (!fast_engine_runs(d)) {  // the AVX-512 engine sums the rows itself, in the same order
+    if (!fast_engine_runs(d)) {  // the fused engines sum the rows themselves, in the same order
       xw = Tensor::empty({T, B, G});
       lstm_kernels::multi_hot_rows(ids.values.data(), T * B, K, table.data(), w_ih_t.data(), G, xw.data());
       input.xw = xw.data();

@@ -181,7 +181,7 @@ class LstmInferLayer {
 #pragma omp parallel if (panels >= 8)
     {
       std::int64_t p_begin, p_end;
-      lstm_kernels::avx512::split(panels, lstm_kernels::avx512::thread_id(), lstm_kernels::avx512::thread_count(),
+      lstm_kernels::split(panels, lstm_kernels::thread_id(), lstm_kernels::thread_count(),
                                   p_begin, p_end);
       gate_panels(in, h, c, p_begin, p_end);
     }

@@ -7,6 +7,11 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace legato::lstm_kernels {
 
@@ -111,6 +116,38 @@ inline bool& force_portable_flag() {
 }
 inline bool force_portable() { return force_portable_flag(); }
 
+// ---- what both fused engines (AVX-512 here, AVX2 in lstm_kernels_avx2.hpp) share ----
+
+// Packed weights live in a buffer kept from call to call (one per engine
+// direction and calling thread), so that a training loop does not page-fault
+// a fresh megabyte in on every step.
+template <class T>
+inline T* workspace(std::vector<T>& buffer, std::int64_t count) {
+  if (static_cast<std::int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
+  return buffer.data();
+}
+
+// The share [begin, end) of n items that thread `id` of `count` takes.
+inline void split(std::int64_t n, int id, int count, std::int64_t& begin, std::int64_t& end) {
+  begin = n * id / count;
+  end = n * (id + 1) / count;
+}
+
+inline int thread_id() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+inline int thread_count() {
+#ifdef _OPENMP
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
+}
+
 }  // namespace legato::lstm_kernels
 
 // ====================================================================== //
@@ -144,14 +181,8 @@ inline bool force_portable() { return force_portable_flag(); }
 #if LEGATO_LSTM_FAST_ENGINE
 #include <immintrin.h>
 
-#include <vector>
-
 #include "legato/ops/bf16.hpp"
 #include "legato/ops/gemm_avx512.hpp"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace legato::lstm_kernels {
 
@@ -335,36 +366,6 @@ inline void pack_backward_panel(const float* w_hh, std::int64_t H, std::int64_t 
     }
 }
 #endif
-
-// Packed weights live in a buffer kept from call to call (one per engine
-// direction and calling thread), so that a training loop does not page-fault
-// a fresh megabyte in on every step.
-template <class T>
-inline T* workspace(std::vector<T>& buffer, std::int64_t count) {
-  if (static_cast<std::int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
-  return buffer.data();
-}
-
-// The share [begin, end) of n items that thread `id` of `count` takes.
-inline void split(std::int64_t n, int id, int count, std::int64_t& begin, std::int64_t& end) {
-  begin = n * id / count;
-  end = n * (id + 1) / count;
-}
-
-inline int thread_id() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
-inline int thread_count() {
-#ifdef _OPENMP
-  return omp_get_num_threads();
-#else
-  return 1;
-#endif
-}
 
 }  // namespace avx512
 

@@ -9,12 +9,12 @@
 // 8 % of it with Eigen's element-by-element copy (bench/RESULTS.md,
 // optimisation 15). With
 // AVX-512, 16 × 16 tiles are transposed in registers: sixteen rows loaded,
-// three rounds of shuffles, sixteen columns stored. The edges, and builds
-// without AVX-512, copy element by element.
+// three rounds of shuffles, sixteen columns stored; with AVX2, 8 × 8 tiles the
+// same way. The edges, and other builds, copy element by element.
 
 #include <cstdint>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -64,6 +64,31 @@ inline void tile_16x16(const float* src, std::int64_t cols, float* dst, std::int
     _mm512_storeu_ps(dst + (12 + k) * rows, _mm512_shuffle_f32x4(odd_top, odd_bottom, 0xdd));  // column 12 + k
   }
 }
+#elif defined(__AVX2__)
+// Tile (8 rows from r0, 8 columns from c0) of src, transposed into dst. Round
+// 1 interleaves pairs of rows by single floats, round 2 by pairs: then u[k +
+// 4h], in its 128-bit half L, holds column 4L + k of rows 4h .. 4h + 3. Round
+// 3 joins the halves L of u[k] and u[4 + k] into column 4L + k of all 8 rows.
+inline void tile_8x8(const float* src, std::int64_t cols, float* dst, std::int64_t rows) {
+  __m256 r[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * cols);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // half L: a[4L] b[4L] a[4L+1] b[4L+1]
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // half L: a[4L+2] b[4L+2] a[4L+3] b[4L+3]
+  }
+  for (int h = 0; h < 2; ++h) {  // rows 4h .. 4h+3 are t[4h .. 4h+3]
+    const __m256d lo01 = _mm256_castps_pd(t[4 * h]), hi01 = _mm256_castps_pd(t[4 * h + 1]);
+    const __m256d lo23 = _mm256_castps_pd(t[4 * h + 2]), hi23 = _mm256_castps_pd(t[4 * h + 3]);
+    u[4 * h + 0] = _mm256_castpd_ps(_mm256_unpacklo_pd(lo01, lo23));  // column 4L
+    u[4 * h + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(lo01, lo23));  // column 4L + 1
+    u[4 * h + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(hi01, hi23));  // column 4L + 2
+    u[4 * h + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(hi01, hi23));  // column 4L + 3
+  }
+  for (int k = 0; k < 4; ++k) {
+    _mm256_storeu_ps(dst + k * rows, _mm256_permute2f128_ps(u[k], u[4 + k], 0x20));        // halves 0: column k
+    _mm256_storeu_ps(dst + (4 + k) * rows, _mm256_permute2f128_ps(u[k], u[4 + k], 0x31));  // halves 1: column 4 + k
+  }
+}
 #endif
 
 }  // namespace transpose_detail
@@ -77,6 +102,12 @@ inline void transpose_into(const float* src, std::int64_t rows, std::int64_t col
   for (std::int64_t r = 0; r < full_rows; r += 16)
     for (std::int64_t c = 0; c < full_cols; c += 16)
       transpose_detail::tile_16x16(src + r * cols + c, cols, dst + c * rows + r, rows);
+#elif defined(__AVX2__)
+  full_rows = rows / 8 * 8;
+  full_cols = cols / 8 * 8;
+  for (std::int64_t r = 0; r < full_rows; r += 8)
+    for (std::int64_t c = 0; c < full_cols; c += 8)
+      transpose_detail::tile_8x8(src + r * cols + c, cols, dst + c * rows + r, rows);
 #endif
   transpose_detail::copy_block(src, rows, cols, dst, 0, full_rows, full_cols, cols);  // right edge
   transpose_detail::copy_block(src, rows, cols, dst, full_rows, rows, 0, cols);      // bottom edge

@@ -16,7 +16,7 @@
 #include <algorithm>
 #include <cmath>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -80,8 +80,8 @@ class Adam : public Optimizer {
   }
 
   // p -= step_size · m / (sqrt(v) / correction2_sqrt + eps), with the exact
-  // (IEEE) square root: 16 lanes of vsqrtps at a time on AVX-512, std::sqrt
-  // for the rest. With the moments' pass: 1.17 -> 0.53 ms per step over the
+  // (IEEE) square root: 16 lanes of vsqrtps at a time on AVX-512, 8 on AVX,
+  // std::sqrt for the rest. With the moments' pass: 1.17 -> 0.53 ms per step over the
   // seed's 320,768 parameters, with results identical to the one-pass loop.
   static void update_parameters(float* p, const float* m, const float* v, std::int64_t n, float step_size,
                                 float correction2_sqrt, float eps) {
@@ -92,6 +92,13 @@ class Adam : public Optimizer {
       const __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(_mm512_loadu_ps(v + j)), c2), e);
       const __m512 delta = _mm512_mul_ps(step, _mm512_div_ps(_mm512_loadu_ps(m + j), denom));
       _mm512_storeu_ps(p + j, _mm512_sub_ps(_mm512_loadu_ps(p + j), delta));
+    }
+#elif defined(__AVX__)
+    const __m256 step = _mm256_set1_ps(step_size), c2 = _mm256_set1_ps(correction2_sqrt), e = _mm256_set1_ps(eps);
+    for (; j + 8 <= n; j += 8) {
+      const __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(_mm256_loadu_ps(v + j)), c2), e);
+      const __m256 delta = _mm256_mul_ps(step, _mm256_div_ps(_mm256_loadu_ps(m + j), denom));
+      _mm256_storeu_ps(p + j, _mm256_sub_ps(_mm256_loadu_ps(p + j), delta));
     }
 #endif
     for (; j < n; ++j) {

@@ -360,8 +360,8 @@ void BM_fma_peak(benchmark::State& state) {
     keep(acc);
 #elif defined(__AVX2__) && defined(__FMA__)
     // 12 chains of 8 lanes, two FMAs per chain and iteration: the same count
-    // of FLOPs per iteration, and 12 chains still cover latency × pipes (5 × 2
-    // on Zen 2, 4 × 2 on Intel).
+    // of FLOPs per iteration, and 12 chains still cover latency × 256-bit
+    // FMAs per cycle (5 × 1 on Zen 1, 5 × 2 on Zen 2 and 3, 4 × 2 on Intel).
     __m256 acc[12];
 #pragma GCC unroll 12
     for (int k = 0; k < 12; ++k) acc[k] = _mm256_set1_ps(float(k));

@@ -3,7 +3,7 @@
 #   1. install missing packages            5. libFuzzer targets, bounded time
 #   2. Release build, -Werror, all tests   6. the CUDA build compiles (when nvcc exists)
 #   3. ASan + UBSan build of the tests     7. an outside project finds the installed legato
-#   4. example smoke runs (inside ctest)
+#   4. example smoke runs (inside ctest)   8. on an AVX-512 machine, the AVX2 engine's build and tests
 # Set LEGATO_TEST_QUICK=1 to run only stage 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +28,24 @@ if [ "${LEGATO_TEST_QUICK:-0}" != 1 ]; then
   cmake --build build/sanitize -j"$jobs"
   if ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
      ctest --test-dir build/sanitize --output-on-failure -j"$jobs"; then ok; else failed_stages+=(sanitize); fi
+
+  # The fused LSTM engine comes in an AVX-512 and an AVX2 version, and
+  # -march=native builds only the one this CPU runs. On an AVX-512 machine,
+  # also build the AVX2 one (x86-64-v3: AVX2 + FMA) and run the tests that
+  # cover it and the other AVX2 paths. An AVX2 machine cannot run the AVX-512
+  # version, so there is nothing more to build there.
+  if grep -qw avx512f /proc/cpuinfo 2>/dev/null || [ "${LEGATO_TEST_AVX2_BUILD:-0}" = 1 ]; then
+    stage "the AVX2 engine, built for x86-64-v3"
+    avx2_tests=(test_lstm_fused test_ops_matmul test_optim)
+    if cmake -S . -B build/avx2 -DCMAKE_BUILD_TYPE=Release -DLEGATO_WERROR=ON -DLEGATO_PORTABLE=ON \
+             -DCMAKE_CXX_FLAGS="-march=x86-64-v3" -DLEGATO_BUILD_EXAMPLES=OFF -DLEGATO_BUILD_BENCH=OFF >/dev/null &&
+       cmake --build build/avx2 -j"$jobs" --target "${avx2_tests[@]}" &&
+       ctest --test-dir build/avx2 -R "^($(IFS='|'; echo "${avx2_tests[*]}"))\$" --output-on-failure; then
+      ok
+    else
+      failed_stages+=(avx2)
+    fi
+  fi
 
   if [ -d fuzz ] && ls fuzz/*_fuzz.cpp >/dev/null 2>&1; then
     stage "fuzzing (bounded time)"

@@ -2,7 +2,8 @@
 // cell composed here from primitive ops (T up to 100), against PyTorch
 // (tests/fixtures/lstm_fused_fixture.txt), through the gradient checker for
 // every input and weight, and its errors. Every case runs on both engines:
-// the portable one and, when the build has it, the AVX-512 one.
+// the portable one and, when the build has one, the fused one (AVX-512, or
+// AVX2 on machines without it).
 #include <doctest/doctest.h>
 
 #include "legato/ops/lstm.hpp"
@@ -244,9 +245,12 @@ TEST_CASE("lstm_sequence_ids equals lstm_sequence on one-hot input, outputs and 
 
 TEST_CASE("lstm_sequence_ids with K ids per row equals lstm_sequence on the multi-hot input") {
   Rng rng(24);
-  const std::int64_t T = 10, K = 3, V = 15, H = 32;
-  for (std::int64_t B : {4, 5}) {  // even B takes the bf16 engine's pair route when bf16 is on
+  const std::int64_t T = 10, K = 3, V = 15;
+  // Even B takes the bf16 engine's pair route when bf16 is on; H = 24 gives
+  // the AVX2 engine a backward panel one vector wide.
+  for (auto [B, H] : {std::array<std::int64_t, 2>{4, 32}, {5, 32}, {3, 24}}) {
     CAPTURE(B);
+    CAPTURE(H);
     const Ids ids = random_multi_hot_ids(T, B, K, V, rng);
     const Tensor x = multi_hot_by_hand(ids, V);
     const Weights w = random_weights(V, H, rng);
@@ -320,7 +324,8 @@ TEST_CASE("LstmInferLayer::step_multi_hot reproduces lstm_sequence_ids with K id
 
 TEST_CASE("lstm_sequence agrees with the composed cell on outputs and every gradient, T up to 100") {
   Rng rng(15);
-  for (auto [T, B, I, H] : {std::array<std::int64_t, 4>{1, 3, 4, 8}, {17, 4, 6, 16}, {100, 3, 5, 32}, {5, 13, 4, 24}}) {
+  for (auto [T, B, I, H] : {std::array<std::int64_t, 4>{1, 3, 4, 8}, {17, 4, 6, 16}, {100, 3, 5, 32}, {5, 13, 4, 24},
+                            {3, 1, 2, 8}, {4, 8, 3, 8}, {2, 7, 3, 40}}) {
     CAPTURE(T);
     const Weights w = random_weights(I, H, rng, 0.3f);
     const Tensor x = random_leaf({T, B, I}, rng);
@@ -388,6 +393,76 @@ TEST_CASE("LstmInferLayer steps reproduce lstm_sequence, token by token") {
     const std::int32_t bad = std::int32_t(V);
     CHECK(error_of([&] { layer.step_ids(&bad, 1, h.data(), c.data()); }).find("outside [0, ") != std::string::npos);
   }
+}
+
+TEST_CASE("the fused engine the build has runs for the hidden sizes it supports") {
+  // Guards the preprocessor logic that picks the engine: were it to fall back
+  // to the portable one, for_each_engine would compare that engine with itself.
+  if (!LEGATO_LSTM_FAST_ENGINE && !LEGATO_LSTM_AVX2_ENGINE) return;
+  lstm_detail::Dims d{4, 3, 5, 16};
+  CHECK(lstm_detail::fast_engine_runs(d));
+  lstm_kernels::force_portable_flag() = true;
+  CHECK(!lstm_detail::fast_engine_runs(d));
+  lstm_kernels::force_portable_flag() = false;
+  d.H = 7;  // not a whole number of vectors: the portable engine
+  CHECK(!lstm_detail::fast_engine_runs(d));
+}
+
+TEST_CASE("lstm_sequence_ids gives the same bits forward and backward on any thread count") {
+  // The fused engines split hidden units between threads (panels of 8 or 16
+  // units, the last one narrower when H allows): no result may depend on
+  // where the split falls, or on a thread owning no panel at all.
+  Rng rng(25);
+  const std::int64_t T = 5, B = 13, K = 3, V = 12;
+  for (std::int64_t H : {24, 40}) {
+    CAPTURE(H);
+    const Ids ids = random_multi_hot_ids(T, B, K, V, rng);
+    const Weights w = random_weights(V, H, rng, 0.3f);
+    const Tensor h0 = random_leaf({B, H}, rng), c0 = random_leaf({B, H}, rng);
+    const Tensor seed = Tensor::uniform({T + 1, B, H}, -1.f, 1.f, rng);
+    auto run = [&](int threads) {
+      ThreadCountScope scope(threads);
+      const std::vector<Tensor> leaves{h0, c0, w.w_ih, w.w_hh, w.b_ih, w.b_hh};
+      zero_grads(leaves);
+      const Tensor out = lstm_sequence_ids(ids, h0, c0, w.w_ih, w.w_hh, w.b_ih, w.b_hh);
+      out.backward(seed);
+      std::vector<float> bits(out.data(), out.data() + out.numel());
+      for (const Tensor& leaf : leaves) bits.insert(bits.end(), leaf.grad().data(), leaf.grad().data() + leaf.numel());
+      return bits;
+    };
+    const std::vector<float> one = run(1);
+    for (int threads : {2, 3, 7}) {
+      CAPTURE(threads);
+      const std::vector<float> many = run(threads);
+      REQUIRE(many.size() == one.size());
+      std::size_t differ = 0, first = 0;
+      for (std::size_t k = 0; k < one.size(); ++k)
+        if (one[k] != many[k] && differ++ == 0) first = k;
+      INFO("first difference at value ", first, " of ", one.size());
+      CHECK(differ == 0);
+    }
+  }
+}
+
+TEST_CASE("a NaN in the input comes out as NaN on every engine") {
+  // The fused engines clamp the argument of exp; the clamp must not turn a
+  // NaN into a number, or a diverged model would look healthy.
+  Rng rng(26);
+  const std::int64_t T = 3, B = 2, I = 4, H = 16;
+  const Weights w = random_weights(I, H, rng);
+  Tensor x = Tensor::uniform({T, B, I}, -1.f, 1.f, rng);
+  x.data()[0] = std::nanf("");  // step 0, row 0: reaches every later step of row 0 through h
+  for_each_engine([&] {
+    const Tensor out = lstm_sequence(x, Tensor(), Tensor(), w.w_ih, w.w_hh, w.b_ih, w.b_hh);
+    std::int64_t nan_in_row0 = 0, nan_in_row1 = 0;
+    for (std::int64_t t = 0; t <= T; ++t)
+      for (std::int64_t j = 0; j < H; ++j) {
+        nan_in_row0 += std::isnan(out.data()[(t * B + 0) * H + j]);
+        nan_in_row1 += std::isnan(out.data()[(t * B + 1) * H + j]);
+      }
+    CHECK(nan_in_row0 == (T + 1) * H);  // h_1..h_T and c_T of row 0
+    CHECK(nan_in_row1 == 0);
+  });
 }
 
 TEST_CASE("LstmInferLayer gives the same bits on any thread count, in fp32 and bf16") {

@@ -26,6 +26,7 @@ namespace legato::lstm_kernels {
 // |r| <= ln2/2, e^r by a degree-6 polynomial (Cephes' expf coefficients), and
 // 2^n built directly in the exponent bits.
 inline float exp_approx(float x) {
+  if (x != x) return x;  // NaN: converting it to an int below would be undefined
   x = std::min(std::max(x, -87.3f), 88.3f);
   const float n = std::floor(x * 1.44269504f + 0.5f);
   const float r = x - n * 0.693359375f + n * 2.12194440e-4f;  // ln2 split in two for accuracy
@@ -52,7 +53,7 @@ inline float tanh(float x) {
 // Token ids: row ids[t, b] of the table (V, 4H) = W_ihᵀ + b_ih + b_hh.
 // K ids per row (a multi-hot row): that row for the first id, plus
 // extra_row(t, b, q) = row ids[t, b, q] of W_ihᵀ for each later id q; only
-// the AVX-512 engine reads them (the portable one is given xw instead).
+// the fused engines read them (the portable one is given xw instead).
 struct InputRows {
   const float* xw = nullptr;          // (T, B, 4H), or null
   const float* table = nullptr;       // (V, 4H), with ids
@@ -70,7 +71,7 @@ struct InputRows {
 };
 
 // The input terms of multi-hot rows, for the portable engine and the
-// one-step inference layer (the AVX-512 epilogue sums them itself, in the
+// one-step inference layer (the fused engines' epilogue sums them itself, in the
 // same order): out row r (4H) = table[ids[r, 0]] + Σ_{q≥1} w_ih_t[ids[r, q]],
 // table (V, 4H) = W_ihᵀ + b_ih + b_hh and w_ih_t (V, 4H) = W_ihᵀ, so that the
 // biases count once.
@@ -196,7 +197,9 @@ constexpr int kMR = 6;  // batch rows per tile: 6 rows × 4 vectors = 24 accumul
 // ---- the gate functions of the portable engine, 16 lanes at a time ----
 
 inline __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+  // x second: vmaxps/vminps return their second operand when either is NaN,
+  // so a NaN stays a NaN, as in the portable engine.
+  x = _mm512_min_ps(_mm512_set1_ps(88.3f), _mm512_max_ps(_mm512_set1_ps(-87.3f), x));
   const __m512 n = _mm512_roundscale_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504f), _mm512_set1_ps(0.5f)),
                                         _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);

@@ -52,7 +52,9 @@ inline __m256 splat(float v) { return _mm256_set1_ps(v); }
 // ---- the gate functions of lstm_kernels.hpp (exp_approx, sigmoid, tanh), 8 lanes at a time ----
 
 inline __m256 exp8(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, splat(-87.3f)), splat(88.3f));
+  // The clamp of exp_approx. vmaxps/vminps return their second operand when
+  // either is NaN, so x goes second: a NaN stays a NaN, as in the portable engine.
+  x = _mm256_min_ps(splat(88.3f), _mm256_max_ps(splat(-87.3f), x));
   const __m256 n = _mm256_floor_ps(_mm256_fmadd_ps(x, splat(1.44269504f), splat(0.5f)));
   __m256 r = _mm256_fnmadd_ps(n, splat(0.693359375f), x);
   r = _mm256_fmadd_ps(n, splat(2.12194440e-4f), r);

@@ -28,6 +28,7 @@
 
 #include "legato/ops/bf16.hpp"
 #include "legato/ops/lstm_kernels.hpp"
+#include "legato/ops/lstm_kernels_avx2.hpp"
 #include "legato/tensor.hpp"
 #include "legato/util/random.hpp"
 
@@ -83,6 +84,12 @@ class LstmInferLayer {
                         packed_.data() + p0 * K * 64 + k * 64 * count + q * 64);
       }
       h_words_.resize(static_cast<std::size_t>(H_ / 2));
+    }
+#elif LEGATO_LSTM_AVX2_ENGINE
+    if (lstm_kernels::fast_engine_supports(H_)) {  // the AVX2 training engine's forward panels, one after the other
+      packed_fp32_.resize(static_cast<std::size_t>(4 * H_ * H_));
+      for (std::int64_t p = 0; p < H_ / 8; ++p)
+        lstm_kernels::avx2::pack_forward_panel(w_hh.data(), H_, p, packed_fp32_.data() + p * H_ * 32);
     }
 #endif
   }
@@ -143,6 +150,8 @@ class LstmInferLayer {
     }
 #if LEGATO_LSTM_FAST_ENGINE
     if (!packed_.empty()) return step_row_avx512(in, h, c);
+#elif LEGATO_LSTM_AVX2_ENGINE
+    if (!packed_fp32_.empty()) return step_row_avx2(in, h, c);
 #endif
     // Portable: z = in + W_hh h as an Eigen matrix-vector product, then the gates.
     std::vector<float> z(in, in + G);
@@ -250,6 +259,59 @@ class LstmInferLayer {
   }
 #endif
 
+#if LEGATO_LSTM_AVX2_ENGINE
+  // The AVX2 version of step_row_avx512, in fp32: panels of 8 units × 4 gates
+  // (H, 32) each, three at a time (12 accumulators), each followed by the
+  // gate math of its 8 units; the threads split the panels as above.
+  void step_row_avx2(const float* in, float* h, float* c) {
+    const std::int64_t panels = H_ / 8;
+#pragma omp parallel if (panels >= 16)
+    {
+      std::int64_t p_begin, p_end;
+      lstm_kernels::split(panels, lstm_kernels::thread_id(), lstm_kernels::thread_count(), p_begin, p_end);
+      for (std::int64_t p0 = p_begin; p0 < p_end; p0 += 3) {
+        switch (std::min<std::int64_t>(3, p_end - p0)) {  // a constant count keeps the accumulators in registers
+          case 3: panel_run_avx2<3>(in, h, c, p0); break;
+          case 2: panel_run_avx2<2>(in, h, c, p0); break;
+          case 1: panel_run_avx2<1>(in, h, c, p0); break;
+        }
+      }
+    }
+    std::copy(h_next_.begin(), h_next_.end(), h);
+  }
+
+  // Panels p0 … p0 + Count - 1: z = in + W_hh h for their 8·Count units, then the gates.
+  template <int Count>
+  void panel_run_avx2(const float* in, const float* h, float* c, std::int64_t p0) {
+    using namespace lstm_kernels::avx2;
+    const std::int64_t H = H_;
+    const float* panel = packed_fp32_.data() + p0 * H * 32;
+    __m256 acc[Count][4];
+#pragma GCC unroll 4
+    for (int q = 0; q < Count; ++q)
+#pragma GCC unroll 4
+      for (int v = 0; v < 4; ++v) acc[q][v] = _mm256_setzero_ps();
+    for (std::int64_t k = 0; k < H; ++k) {
+      const __m256 hk = _mm256_broadcast_ss(h + k);
+#pragma GCC unroll 4
+      for (int q = 0; q < Count; ++q)
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; ++v) acc[q][v] = _mm256_fmadd_ps(hk, load(panel + q * H * 32 + k * 32 + 8 * v), acc[q][v]);
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < Count; ++q) {
+      const std::int64_t j = 8 * (p0 + q);
+      const __m256 i = sigmoid8(_mm256_add_ps(acc[q][0], load(in + j)));
+      const __m256 f = sigmoid8(_mm256_add_ps(acc[q][1], load(in + H + j)));
+      const __m256 g = tanh8(_mm256_add_ps(acc[q][2], load(in + 2 * H + j)));
+      const __m256 o = sigmoid8(_mm256_add_ps(acc[q][3], load(in + 3 * H + j)));
+      const __m256 cell = _mm256_fmadd_ps(f, load(c + j), _mm256_mul_ps(i, g));
+      store(c + j, cell);
+      store(h_next_.data() + j, _mm256_mul_ps(o, tanh8(cell)));
+    }
+  }
+#endif
+
   std::int64_t I_ = 0, H_ = 0;
   std::vector<float> w_ih_, w_hh_;  // (4H, I), (4H, H)
   std::vector<float> bias_;         // (4H) = b_ih + b_hh
@@ -260,6 +322,7 @@ class LstmInferLayer {
   std::vector<float> h_next_;       // (H) scratch
   std::vector<std::uint32_t> packed_;  // W_hh as the AVX-512 engine's forward panels, in words (empty: portable)
   std::vector<std::uint32_t> h_words_;  // bf16 only: h rounded, two values per word (H/2)
+  std::vector<float> packed_fp32_;      // AVX2 builds: W_hh as that engine's forward panels (empty: portable)
   bool bf16_ = false;
 };
 

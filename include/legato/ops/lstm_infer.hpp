@@ -190,8 +190,7 @@ class LstmInferLayer {
 #pragma omp parallel if (panels >= 8)
     {
       std::int64_t p_begin, p_end;
-      lstm_kernels::split(panels, lstm_kernels::thread_id(), lstm_kernels::thread_count(),
-                                  p_begin, p_end);
+      lstm_kernels::split(panels, lstm_kernels::thread_id(), lstm_kernels::thread_count(), p_begin, p_end);
       gate_panels(in, h, c, p_begin, p_end);
     }
     std::copy(h_next_.begin(), h_next_.end(), h);

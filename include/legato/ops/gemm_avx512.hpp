@@ -29,28 +29,15 @@
 
 #include "legato/ops/bf16.hpp"
 #include "legato/util/error.hpp"
+#include "legato/util/team.hpp"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace legato::gemm_avx512 {
 
 constexpr std::int64_t kKC = 256;  // K rows per packed block: a (KC, 64) panel is 64 KB, L2-resident
 constexpr int kRows = 6;           // rows of C per register tile
-
-// The share [begin, end) of n items that the calling thread takes in its team.
-inline void my_share(std::int64_t n, std::int64_t& begin, std::int64_t& end) {
-#ifdef _OPENMP
-  const int id = omp_get_thread_num(), count = omp_get_num_threads();
-#else
-  const int id = 0, count = 1;
-#endif
-  begin = n * id / count;
-  end = n * (id + 1) / count;
-}
 
 // C tile (mr ≤ 6 rows, 16·NV columns, row stride ldc) = or += strip · panel,
 // strip (K, 6) and panel (K, 16·NV) packed as described above.

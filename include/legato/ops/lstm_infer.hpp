@@ -190,7 +190,7 @@ class LstmInferLayer {
 #pragma omp parallel if (panels >= 8)
     {
       std::int64_t p_begin, p_end;
-      lstm_kernels::split(panels, lstm_kernels::thread_id(), lstm_kernels::thread_count(), p_begin, p_end);
+      my_share(panels, p_begin, p_end);
       gate_panels(in, h, c, p_begin, p_end);
     }
     std::copy(h_next_.begin(), h_next_.end(), h);
@@ -267,7 +267,7 @@ class LstmInferLayer {
 #pragma omp parallel if (panels >= 16)
     {
       std::int64_t p_begin, p_end;
-      lstm_kernels::split(panels, lstm_kernels::thread_id(), lstm_kernels::thread_count(), p_begin, p_end);
+      my_share(panels, p_begin, p_end);
       for (std::int64_t p0 = p_begin; p0 < p_end; p0 += 3) {
         switch (std::min<std::int64_t>(3, p_end - p0)) {  // a constant count keeps the accumulators in registers
           case 3: panel_run_avx2<3>(in, h, c, p0); break;

@@ -9,9 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "legato/util/team.hpp"
 
 namespace legato::lstm_kernels {
 
@@ -126,27 +124,6 @@ template <class T>
 inline T* workspace(std::vector<T>& buffer, std::int64_t count) {
   if (static_cast<std::int64_t>(buffer.size()) < count) buffer.resize(static_cast<std::size_t>(count));
   return buffer.data();
-}
-
-// The share [begin, end) of n items that thread `id` of `count` takes.
-inline void split(std::int64_t n, int id, int count, std::int64_t& begin, std::int64_t& end) {
-  begin = n * id / count;
-  end = n * (id + 1) / count;
-}
-
-inline int thread_id() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
-inline int thread_count() {
-#ifdef _OPENMP
-  return omp_get_num_threads();
-#else
-  return 1;
-#endif
 }
 
 }  // namespace legato::lstm_kernels
@@ -404,7 +381,7 @@ inline void forward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, con
   {
     // Each thread packs the panels it will use: in parallel, and into its own cache.
     std::int64_t p_begin, p_end;
-    split(panels, thread_id(), thread_count(), p_begin, p_end);
+    my_share(panels, p_begin, p_end);
     for (std::int64_t p = p_begin; p < p_end; ++p) {
 #if LEGATO_HAVE_BF16
       if (pairs) {
@@ -502,7 +479,7 @@ inline void backward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, co
 #pragma omp parallel
   {
     std::int64_t q_begin, q_end;
-    split(panels, thread_id(), thread_count(), q_begin, q_end);
+    my_share(panels, q_begin, q_end);
     for (std::int64_t q = q_begin; q < q_end; ++q) {
 #if LEGATO_HAVE_BF16
       if (pairs) {

@@ -190,7 +190,7 @@ inline void forward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, con
   {
     // Each thread packs the panels it will use: in parallel, and into its own cache.
     std::int64_t p_begin, p_end;
-    split(panels, thread_id(), thread_count(), p_begin, p_end);
+    my_share(panels, p_begin, p_end);
     for (std::int64_t p = p_begin; p < p_end; ++p) pack_forward_panel(w_hh, H, p, packed + p * H * panel_width);
     alignas(32) float tile[kMR * 4 * kUnits];  // (MR, 32): 8 units × 4 gates
     for (std::int64_t t = 0; t < T; ++t) {
@@ -261,7 +261,7 @@ inline void backward_sequence(std::int64_t T, std::int64_t B, std::int64_t H, co
 #pragma omp parallel
   {
     std::int64_t q_begin, q_end;
-    split(panels, thread_id(), thread_count(), q_begin, q_end);
+    my_share(panels, q_begin, q_end);
     for (std::int64_t q = q_begin; q < q_end; ++q) pack_backward_panel(w_hh, H, q, packed + q * G * panel_cols);
     alignas(32) float tile[kMR * 8 * kNV];  // (MR, 8·nv): ∂L/∂h_t from step t+1
     // dh_rec for rows r0.. of panel q: dz_{t+1} (rows r0.., all 4H) · W_hh's panel.

@@ -3,6 +3,8 @@
 // PyTorch BatchNorm state dict with its int64 counter.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -113,6 +115,20 @@ TEST_CASE("missing, unexpected and mis-shaped tensors are named; a failed load c
     CHECK(error_of([&] { load_module(path, net, strict); }) ==
           "load_state_dict: tensor 'body.weight' has shape (2, 3) in " + quoted + " but (3, 2) in the module");
   CHECK(max_abs_diff(net.body->weight, w) == 0.f);
+
+  // A NaN or inf weight (a run that diverged, a damaged file) is refused in
+  // both modes, naming the tensor and the element, and nothing is copied.
+  for (float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+    Tensor damaged = w.clone();
+    damaged.data()[4] = bad;
+    save_state_dict(path, {{"body.weight", damaged}});
+    for (bool strict : {true, false}) {
+      const std::string message = error_of([&] { load_module(path, net, strict); });
+      CHECK_MESSAGE(message.rfind("load_state_dict: tensor 'body.weight' in " + quoted + " holds ", 0) == 0, message);
+      CHECK_MESSAGE(message.find(" at element 4 (a diverged run or a damaged file)") != std::string::npos, message);
+    }
+    CHECK(max_abs_diff(net.body->weight, w) == 0.f);
+  }
 
   // The destination may not name a tensor twice.
   const Tensor t = Tensor::zeros({1});

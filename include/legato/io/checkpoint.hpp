@@ -14,6 +14,9 @@
 // PyTorch files: BatchNorm's `num_batches_tracked` is an int64 counter that
 // legato does not keep (see nn/module.hpp); load_module skips it.
 
+#include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <map>
 #include <set>
 #include <string>
@@ -74,6 +77,12 @@ inline StateDictReport load_state_dict(const StateDict& dest, const SafetensorsF
           " in ", source, " but ", shape_str(t.shape()), " in the module");
     check(t.is_cpu(), "load_state_dict: destination tensor '", name, "' is on ", device_name(t.device()),
           "; load into a cpu module, then move it");
+    // A NaN or inf weight would load and then compute garbage quietly: a
+    // training run that diverged, or a damaged file. Refuse it here.
+    const float* values = value.data();
+    for (std::int64_t k = 0; k < value.numel(); ++k)
+      check(std::isfinite(values[k]), "load_state_dict: tensor '", name, "' in ", source, " holds ", values[k],
+            " at element ", k, " (a diverged run or a damaged file)");
     copies.emplace_back(t, &value);
   }
   for (auto& [name, t] : file.tensors)

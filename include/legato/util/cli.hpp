@@ -4,9 +4,12 @@
 //   program SUBCOMMAND [--flag value | --switch]...
 //
 // Flags are declared with their default and help text; an unknown flag, a
-// missing value or a value of the wrong type is a legato::Error naming the
-// flag, which main() turns into one line on stderr and exit code 2.
+// flag given twice, a missing value, a value of the wrong type or out of the
+// type's range is a legato::Error naming the flag, which main()
+// (examples/common/example_main.hpp) turns into one line on stderr and exit
+// code 1.
 
+#include <cerrno>
 #include <cstdlib>
 #include <map>
 #include <sstream>
@@ -33,6 +36,8 @@ class CommandLine {
       } else {
         value = "\x01";  // a bare switch
       }
+      // A repeated flag is a mistake (an edited command line), not an override.
+      check(given_.count(name) == 0, context_, ": --", name, " is given twice");
       given_[name] = value;
     }
   }
@@ -48,8 +53,10 @@ class CommandLine {
   long integer(const std::string& name, long fallback, const std::string& help) {
     const std::string value = text(name, std::to_string(fallback), help);
     char* end = nullptr;
+    errno = 0;
     const long parsed = std::strtol(value.c_str(), &end, 10);
     check(!value.empty() && end && *end == '\0', context_, ": --", name, " expects an integer, got '", value, "'");
+    check(errno != ERANGE, context_, ": --", name, " = '", value, "' is out of range");
     return parsed;
   }
   double real(const std::string& name, double fallback, const std::string& help) {
@@ -57,8 +64,10 @@ class CommandLine {
     shown << fallback;
     const std::string value = text(name, shown.str(), help);
     char* end = nullptr;
+    errno = 0;
     const double parsed = std::strtod(value.c_str(), &end);
     check(!value.empty() && end && *end == '\0', context_, ": --", name, " expects a number, got '", value, "'");
+    check(errno != ERANGE, context_, ": --", name, " = '", value, "' is out of range");
     return parsed;
   }
   bool flag(const std::string& name, const std::string& help) {

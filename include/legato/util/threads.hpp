@@ -4,7 +4,10 @@
 // programs' --threads flag, or the LEGATO_NUM_THREADS environment variable.
 
 #include <Eigen/Core>
+#include <cerrno>
 #include <cstdlib>
+
+#include "legato/util/error.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -29,10 +32,16 @@ inline void set_num_threads(int n) {
 }
 
 // Apply LEGATO_NUM_THREADS when it is set; returns the thread count in force.
+// A value that is set but not a whole number in 1..1024 is an error, not
+// something to ignore: the caller asked for a thread count.
 inline int init_threads_from_env() {
   if (const char* text = std::getenv("LEGATO_NUM_THREADS")) {
-    const int n = std::atoi(text);
-    if (n > 0) set_num_threads(n);
+    char* end = nullptr;
+    errno = 0;
+    const long n = std::strtol(text, &end, 10);
+    check(*text != '\0' && *end == '\0' && errno == 0 && n >= 1 && n <= 1024, "LEGATO_NUM_THREADS = '", text,
+          "' is not a whole number of threads in 1..1024");
+    set_num_threads(static_cast<int>(n));
   }
   return num_threads();
 }

@@ -12,6 +12,7 @@
 #include "legato/ops/reduce.hpp"
 
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -409,9 +410,12 @@ TEST_CASE("the fused engine the build has runs for the hidden sizes it supports"
 }
 
 TEST_CASE("lstm_sequence_ids gives the same bits forward and backward on any thread count") {
-  // The fused engines split hidden units between threads (panels of 8 or 16
-  // units, the last one narrower when H allows): no result may depend on
-  // where the split falls, or on a thread owning no panel at all.
+  // The fused engines split hidden units between threads: no result may
+  // depend on where the split falls, or on a thread owning no panel at all.
+  // H = 24 and 40 are odd numbers of 8-lane vectors, so on an AVX2 build the
+  // forward panels hold 8 units and the backward ones 16, the last one 8. They
+  // are not multiples of 16, so an AVX-512 build runs the portable engine here
+  // (fast_engine_supports is false): only the AVX2 engine's split is tested.
   Rng rng(25);
   const std::int64_t T = 5, B = 13, K = 3, V = 12;
   for (std::int64_t H : {24, 40}) {
@@ -466,10 +470,12 @@ TEST_CASE("a NaN in the input comes out as NaN on every engine") {
 }
 
 TEST_CASE("LstmInferLayer gives the same bits on any thread count, in fp32 and bf16") {
-  // Where W_hh is over 512 KB the threads split its panels, which come in
-  // groups of four: 3 threads start ranges inside a group, and 2·panels
-  // threads leave some with no panel at all (AVX-512: panels of 16 units in
-  // groups of four; AVX2: panels of 8 units, three at a time).
+  // From H = 128 on (8 panels of 16 units on AVX-512, 16 of 8 units on AVX2)
+  // the threads split the panels of W_hh. AVX-512 packs them in groups of
+  // four: 3 threads start ranges inside a group, and 2H/16 threads (two per
+  // panel) leave some with no panel at all. AVX2 runs a thread's panels three
+  // at a time: 2 or 3 threads leave shorter last runs, and 2H/16 threads take
+  // one panel each.
   if (!LEGATO_LSTM_FAST_ENGINE && !LEGATO_LSTM_AVX2_ENGINE) return;
   Rng rng(23);
   std::vector<MatmulPrecision> precisions{MatmulPrecision::fp32};
@@ -513,6 +519,20 @@ TEST_CASE("sample_logits follows softmax(logits / temperature)") {
     for (int v = 0; v < 4; ++v) CHECK(counts[std::size_t(v)] / draws == doctest::Approx(expected[std::size_t(v)] / total).epsilon(0.02));
   }
   CHECK(error_of([&] { sample_logits(logits.data(), 4, 0.f, rng); }).find("temperature must be > 0") != std::string::npos);
+}
+
+TEST_CASE("sample_logits never draws a logit of -inf (a masked token)") {
+  Rng rng(21);
+  const float masked = -std::numeric_limits<float>::infinity();
+  const std::vector<float> logits{masked, 0.f, 1.f, masked};
+  std::vector<double> counts(4, 0.0);
+  const int draws = 100000;
+  for (int n = 0; n < draws; ++n) counts[std::size_t(sample_logits(logits.data(), 4, 1.f, rng))] += 1;
+  CHECK(counts[0] == 0);
+  CHECK(counts[3] == 0);
+  CHECK(counts[2] / draws == doctest::Approx(std::exp(1.0) / (1.0 + std::exp(1.0))).epsilon(0.02));
+  const std::vector<float> none{masked, masked};
+  CHECK(error_of([&] { sample_logits(none.data(), 2, 1.f, rng); }).find("every logit is -inf") != std::string::npos);
 }
 
 // ------------------------------------------------------------- PyTorch ----

@@ -1,4 +1,4 @@
-# Bad input to melody_lstm: every case must exit non-zero (and not crash or
+# Bad input to melody_lstm: every case must exit with status 1 (not crash or
 # hang) with exactly one line on stderr that says "error:".
 #   cmake -DPROGRAM=path/to/melody_lstm -DWORK=smoke-work-dir -P bad_input.cmake
 # WORK is the folder of a finished `melody_lstm --smoke --work-dir WORK` run:
@@ -49,5 +49,25 @@ expect_failure("seed token outside the vocabulary" generate --model "${WORK}/mod
 expect_failure("missing primer" complete --model "${WORK}/model.safetensors" --primer "${WORK}/no_such.krn" --out-dir "${WORK}/bad")
 expect_failure("evaluate on another vocabulary" evaluate --model "${WORK}/model.safetensors" --corpus "${other}")
 expect_failure("resume on another vocabulary" train --resume --out "${WORK}/copy/model.safetensors" --corpus "${other}")
+set(model "${WORK}/model.safetensors")
+set(data "${CMAKE_CURRENT_LIST_DIR}/../../data")
+expect_failure("--epochs past the integer range" train --corpus "${other}" --out "${WORK}/x.safetensors" --epochs 99999999999999999999)
+expect_failure("a flag given twice" train --corpus "${other}" --out "${WORK}/x.safetensors" --epochs 1 --epochs 2)
+expect_failure("--time-budget inf" train --corpus "${other}" --out "${WORK}/x.safetensors" --time-budget inf)
+expect_failure("--out in a missing folder" train --corpus "${other}" --out "${WORK}/no_such_folder/x.safetensors")
+expect_failure("--metrics-json in a missing folder" train --corpus "${other}" --out "${WORK}/x.safetensors" --metrics-json "${WORK}/no_such_folder/m.json")
+expect_failure("resume with another --hidden" train --resume --out "${WORK}/copy/model.safetensors" --corpus "${data}" --hidden 7)
+expect_failure("--count 0" generate --model "${model}" --out-dir "${WORK}/bad" --count 0)
+expect_failure("--out-dir is a file" generate --model "${model}" --out-dir "${WORK}/not_a_model.safetensors")
+expect_failure("--transpose past the model's highest pitch" generate --model "${model}" --out-dir "${WORK}/bad" --transpose 48)
+expect_failure("--bars 0" generate --model "${model}" --out-dir "${WORK}/bad" --bars 0)
+expect_failure("--bars MIN above MAX" generate --model "${model}" --out-dir "${WORK}/bad" --bars 5:3)
+expect_failure("--bars not a number" generate --model "${model}" --out-dir "${WORK}/bad" --bars 2:x)
+expect_failure("--bars shorter than the primer" complete --model "${model}" --primer "${data}/ah_vous_dirai_je_maman.krn" --primer-steps 29 --out-dir "${WORK}/bad" --bars 1)
+expect_failure("--smoke with a missing corpus" --smoke --corpus "${WORK}/no_such_corpus")
+expect_failure("--smoke --work-dir is a file" --smoke --work-dir "${WORK}/not_a_model.safetensors")
+if(EXISTS "${WORK}/bad")
+  message(SEND_ERROR "FAIL: a refused generate or complete left '${WORK}/bad' behind")
+endif()
 
 finish_bad_input_cases()

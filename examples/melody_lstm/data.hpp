@@ -243,7 +243,9 @@ inline MelodyData load_melody_data(const std::filesystem::path& dir) {
   legato::check(std::filesystem::is_directory(dir), "corpus directory '", dir.string(), "' does not exist");
   const Corpus corpus = load_corpus(dir);
   legato::check(!corpus.songs.empty(), "corpus '", dir.string(), "' has no usable song (",
-                corpus.report.seen, " .krn files seen)");
+                corpus.report.seen, " .krn files seen",
+                corpus.report.issues.empty() ? std::string(")")
+                                             : "; the first refused: " + corpus.report.issues.front().message + ")");
   std::vector<std::vector<std::string>> tokens;
   tokens.reserve(corpus.songs.size());
   for (const CorpusSong& s : corpus.songs) tokens.push_back(encode_timeseries(s.song));

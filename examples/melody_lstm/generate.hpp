@@ -24,12 +24,16 @@
 // meter and upbeat; --transpose then counts from the primer's key.
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "legato/music/key.hpp"
@@ -38,6 +42,7 @@
 #include "legato/music/song_io.hpp"
 #include "legato/music/timeseries.hpp"
 #include "legato/ops/lstm_infer.hpp"
+#include "legato/util/file.hpp"
 
 #include "examples/common/output_flags.hpp"
 
@@ -129,6 +134,11 @@ struct SampleOptions {
   // where the model gave the end its highest probability (see sample_melody);
   // true, it stops where it is, often mid-phrase.
   bool cut_at_max_steps = false;
+  // --bars MIN:MAX, the melody's length in bars of its meter (the seed
+  // included, an upbeat not counted; MelodyMeter::bar_end). "/" cannot be
+  // drawn before bar MIN has ended; a melody that ends bar MAX without one
+  // stops there, as at max_steps. 0: no bound.
+  std::int64_t min_bars = 0, max_bars = 0;
 };
 
 struct Sample {
@@ -136,13 +146,36 @@ struct Sample {
   std::int64_t drawn = 0;           // tokens drawn, the final "/" included
   bool ended = false;               // the model drew "/" before max_steps
   bool ended_at_likeliest = false;  // it did not, and was cut back to an earlier, likelier end
-  double end_probability = NAN;     // then: P("/") there
+  bool reached_max_bars = false;    // it reached the end of bar --bars MAX without drawing "/"
+  double end_probability = NAN;     // where it ended without drawing "/": P("/") there, when known
+  int tries = 1;                    // --bars: the try kept, of up to kBarsTries
   double seconds = 0;               // time spent drawing (feed + head + draw)
 };
+
+constexpr std::int64_t kMaxBars = 1000;
+
+// --bars "N" (exactly N bars) or "MIN:MAX" into o.min_bars, o.max_bars.
+inline void parse_bars(const std::string& text, SampleOptions& o) {
+  if (text.empty()) return;
+  const auto whole = [&](const std::string& part) {
+    std::int64_t n = 0;
+    const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), n);
+    legato::check(!part.empty() && error == std::errc() && end == part.data() + part.size() && n >= 1 && n <= kMaxBars,
+                  "--bars must be N or MIN:MAX with 1 <= MIN <= MAX <= ", kMaxBars, ", got '", text, "'");
+    return n;
+  };
+  const std::size_t colon = text.find(':');
+  o.min_bars = whole(text.substr(0, colon));
+  o.max_bars = colon == std::string::npos ? o.min_bars : whole(text.substr(colon + 1));
+  legato::check(o.min_bars <= o.max_bars, "--bars: MIN ", o.min_bars, " is above MAX ", o.max_bars, " in '", text, "'");
+}
 
 inline void check_sample_options(const SampleOptions& o) {
   legato::check(o.temperature > 0.f && std::isfinite(o.temperature), "--temperature must be > 0, got ", o.temperature);
   legato::check(o.max_steps >= 1 && o.max_steps <= 1000000, "--max-steps must be in 1..1000000, got ", o.max_steps);
+  legato::check(o.min_bars >= 0 && o.max_bars >= 0 && o.max_bars <= kMaxBars && o.min_bars <= kMaxBars &&
+                    (o.max_bars == 0 || o.min_bars <= o.max_bars),
+                "--bars must be N or MIN:MAX with 1 <= MIN <= MAX <= ", kMaxBars, ", got ", o.min_bars, ":", o.max_bars);
   require_precision(o.precision);
 }
 
@@ -187,6 +220,15 @@ struct MelodyMeter {
     return clock().at(static_cast<std::int64_t>(i));
   }
 
+  // The length, in steps, of a melody whose n-th bar (n >= 1) has just
+  // ended: where its n-th barline falls, not counting the barline that
+  // closes an upbeat. The clock reaches a downbeat within a bar, so this ends.
+  std::size_t bar_end(std::int64_t n) const {
+    std::int64_t closed = at(0).position > 0 ? -1 : 0;  // an upbeat's barline closes no bar
+    for (std::size_t i = 1;; ++i)
+      if (at(i).position == 0 && ++closed == n) return i;
+  }
+
  private:
   legato::music::MetricClock clock() const {
     using legato::music::MetricClock;
@@ -221,14 +263,39 @@ inline double token_probability(const float* logits, std::int64_t V, std::int32_
 // temperature 1 was highest (the later one on a tie): where the model itself
 // most expected the song to stop.
 // The input of each step carries where the step it predicts falls in the bar.
-inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t start_symbols,
-                            const std::vector<std::string>& seed, const MelodyMeter& meter, const SampleOptions& o,
-                            std::uint64_t index) {
-  legato::Rng rng(derived_seed(o.rng_seed, 5, index));
+//
+// --bars MIN:MAX conditions the draws on the melody's length: "/" is masked
+// (logit -inf) until bar MIN has ended, which is exactly conditioning on "no
+// end before MIN"; and a try that reaches the end of bar MAX without drawing
+// "/" there is rejected and drawn again, up to kBarsTries times, which is
+// conditioning on "an end by MAX". If every try fails, the one whose cut back
+// (within MIN..MAX bars) has the highest P("/") is kept.
+constexpr int kBarsTries = 10;
+
+// --bars as lengths in steps: the shortest melody that may end, and the
+// longest. `seed` names the seed in the error when it is already longer.
+struct LengthBounds {
+  std::size_t min_length = 0;
+  std::size_t max_length = std::numeric_limits<std::size_t>::max();
+};
+inline LengthBounds length_bounds(const MelodyMeter& meter, std::size_t seed_steps, const SampleOptions& o,
+                                  const std::string& seed = "the seed") {
+  LengthBounds bounds;
+  if (o.min_bars > 0) bounds.min_length = meter.bar_end(o.min_bars);
+  if (o.max_bars > 0) bounds.max_length = meter.bar_end(o.max_bars);
+  legato::check(seed_steps <= bounds.max_length, "--bars: ", seed, " has ", seed_steps, " steps, past the end of bar ",
+                o.max_bars, " (step ", bounds.max_length, ")");
+  return bounds;
+}
+
+namespace detail {
+
+// One try of sample_melody, drawing from rng.
+inline Sample draw_melody(Generator& g, const Vocabulary& vocab, std::int64_t start_symbols,
+                          const std::vector<std::string>& seed, const std::vector<std::int32_t>& seed_id,
+                          const MelodyMeter& meter, const SampleOptions& o, std::size_t min_length,
+                          std::size_t max_length, legato::Rng& rng) {
   const std::int32_t slash = vocab.delimiter_id();
-  const std::vector<std::int32_t> seed_id = seed_ids(seed, vocab, "--seed-melody");
-  legato::check(meter.seed.empty() || meter.seed.size() == seed.size() + 1, "sample_melody: ", meter.seed.size(),
-                " metric steps for a seed of ", seed.size(), " tokens");
   Sample s;
   s.tokens = seed;
   std::size_t step = 0;  // the step the next input predicts
@@ -242,27 +309,68 @@ inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t 
     const double p_end = token_probability(g.logits(), g.vocab_size(), slash);
     if (p_end >= likeliest_end) likeliest_end = p_end, likeliest_length = s.tokens.size();
   };
+  std::vector<float> no_end;  // the logits with "/" masked, before bar MIN has ended
   for (std::int64_t k = 0; k < o.max_steps; ++k) {
-    if (k > 0 && !o.cut_at_max_steps) consider_ending_here();
-    const std::int32_t next = legato::sample_logits(g.logits(), g.vocab_size(), o.temperature, rng);
+    const bool may_end = s.tokens.size() >= min_length;
+    if (k > 0 && may_end && !o.cut_at_max_steps) consider_ending_here();
+    const float* logits = g.logits();
+    if (!may_end) {
+      no_end.assign(logits, logits + g.vocab_size());
+      no_end[static_cast<std::size_t>(slash)] = -std::numeric_limits<float>::infinity();
+      logits = no_end.data();
+    }
+    const std::int32_t next = legato::sample_logits(logits, g.vocab_size(), o.temperature, rng);
     ++s.drawn;
     if (next == slash) {
       s.ended = true;
       break;
     }
+    if (s.tokens.size() == max_length) {  // bar MAX has ended and "/" was not drawn
+      s.reached_max_bars = true;
+      break;
+    }
     s.tokens.push_back(vocab.token(next));
     g.feed(next, meter.at(step++));
   }
-  if (!s.ended && !o.cut_at_max_steps) {
+  if (!s.ended && !o.cut_at_max_steps && s.tokens.size() >= min_length) {
     consider_ending_here();  // after the last token drawn
-    if (likeliest_length > 0 && likeliest_length < s.tokens.size()) {  // 0: no finite P(end) at all
+    if (likeliest_length > 0) s.end_probability = likeliest_end;  // 0: no finite P(end) at all
+    if (likeliest_length > 0 && likeliest_length < s.tokens.size()) {
       s.tokens.resize(likeliest_length);
       s.ended_at_likeliest = true;
-      s.end_probability = likeliest_end;
     }
   }
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   return s;
+}
+
+}  // namespace detail
+
+inline Sample sample_melody(Generator& g, const Vocabulary& vocab, std::int64_t start_symbols,
+                            const std::vector<std::string>& seed, const MelodyMeter& meter, const SampleOptions& o,
+                            std::uint64_t index) {
+  legato::Rng rng(derived_seed(o.rng_seed, 5, index));
+  const std::vector<std::int32_t> seed_id = seed_ids(seed, vocab, "--seed-melody");
+  legato::check(meter.seed.empty() || meter.seed.size() == seed.size() + 1, "sample_melody: ", meter.seed.size(),
+                " metric steps for a seed of ", seed.size(), " tokens");
+  const LengthBounds bounds = length_bounds(meter, seed.size(), o);
+  const int tries = o.max_bars > 0 ? kBarsTries : 1;
+  Sample kept;
+  double seconds = 0;
+  std::int64_t drawn = 0;
+  for (int attempt = 1; attempt <= tries; ++attempt) {
+    Sample s = detail::draw_melody(g, vocab, start_symbols, seed, seed_id, meter, o, bounds.min_length,
+                                   bounds.max_length, rng);
+    seconds += s.seconds;
+    drawn += s.drawn;
+    s.tries = attempt;
+    const bool better = attempt == 1 || s.ended || s.end_probability > kept.end_probability;
+    if (better) kept = std::move(s);
+    if (kept.ended) break;
+  }
+  kept.seconds = seconds;  // every try's
+  kept.drawn = drawn;
+  return kept;
 }
 
 // Writes tokens as DIR/NAME.mid and DIR/NAME.krn; returns false for an empty melody.
@@ -308,6 +416,16 @@ inline Primer read_primer(const std::string& path, std::int64_t steps) {
   p.tokens = encode_timeseries(t.song);
   legato::check(!p.tokens.empty(), "--primer '", path, "' has no 16th-note steps");
   p.total_steps = p.tokens.size();
+  // The tokens cut every event down to whole 16ths (as the seed's encoding
+  // does); say so when that loses time, rather than change the primer quietly.
+  std::size_t cut = 0, dropped = 0;
+  for (const auto& e : t.song.events) {
+    const std::int64_t whole = timeseries_steps(e.duration);
+    if (Rational(whole, 4) != e.duration) ++cut, dropped += whole == 0;
+  }
+  if (cut > 0)
+    std::fprintf(stderr, "note: --primer '%s': %zu of %zu notes and rests are not whole 16ths and were cut down to "
+                 "them (%zu shorter than a 16th dropped)\n", path.c_str(), cut, t.song.events.size(), dropped);
   if (static_cast<std::int64_t>(p.tokens.size()) > steps) p.tokens.resize(static_cast<std::size_t>(steps));
   p.steps_meter = step_meters(t.song);
   p.steps_meter.resize(p.tokens.size() + 1);
@@ -337,6 +455,7 @@ struct GenerateRequest {
   std::int64_t count = 10;
   SampleOptions sample;
   std::vector<std::string> seed{"55"};  // the seed's "un sol" (G3)
+  std::string seed_name = "--seed-melody";  // in errors: complete says which primer
   std::vector<legato::music::StepMeter> seed_meter;  // complete: the primer's (Primer::steps_meter); else from the output meter
   std::string title = "melody_lstm";
   bool print = true;                    // the melodies and the timing on stdout
@@ -351,17 +470,46 @@ struct GenerateReport {
   double microseconds_per_token = 0;
 };
 
-inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequest& r,
-                                        const legato::music::MelodyOutput& defaults = {}) {
+// Every pitch the model can draw, moved by `transpose` semitones, must stay a
+// MIDI note. Checked against the vocabulary before anything is written,
+// rather than failing at the first melody that happens to reach the edge.
+inline void check_transpose_fits(const Vocabulary& vocab, int transpose) {
+  int low = 128, high = -1;
+  for (std::int64_t id = 0; id < vocab.size(); ++id) {
+    const std::string& token = vocab.token(static_cast<std::int32_t>(id));
+    if (token.empty() || !std::all_of(token.begin(), token.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;  // not a pitch: "_", "r", "/"
+    const int pitch = std::stoi(token);
+    low = std::min(low, pitch), high = std::max(high, pitch);
+  }
+  if (high < 0) return;
+  legato::check(low + transpose >= 0 && high + transpose <= 127, "transposing by ", transpose,
+                " semitones would move the model's pitches ", low, "..", high, " out of MIDI 0..127 (this model allows ",
+                -low, "..", 127 - high, " from its tokens)");
+}
+
+// Everything in a request that can be refused, refused before any file is
+// written (and, called early by the commands, before the banner).
+inline MelodyMeter check_generate_request(const LoadedModel& m, const GenerateRequest& r,
+                                          const legato::music::MelodyOutput& output) {
   check_sample_options(r.sample);
-  const legato::music::MelodyOutput output = r.output.over(defaults);
-  legato::music::check_melody_output(output);  // before anything is written
+  legato::music::check_melody_output(output);
   legato::check(r.count >= 1 && r.count <= 10000, "--count must be in 1..10000, got ", r.count);
-  seed_ids(r.seed, m.vocab, "--seed-melody");  // fail before creating anything
-  make_output_dir(r.out_dir);
-  Generator g(*m.model, m.vocab.delimiter_id(), r.sample.precision);
+  seed_ids(r.seed, m.vocab, r.seed_name);
   MelodyMeter meter = MelodyMeter::of(output.meter, output.pickup);
   meter.seed = r.seed_meter;
+  length_bounds(meter, r.seed.size(), r.sample, r.seed_name);
+  check_transpose_fits(m.vocab, output.transpose);
+  legato::check_output_dir(r.out_dir, "out-dir");
+  return meter;
+}
+
+inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequest& r,
+                                        const legato::music::MelodyOutput& defaults = {}) {
+  const legato::music::MelodyOutput output = r.output.over(defaults);
+  const MelodyMeter meter = check_generate_request(m, r, output);
+  make_output_dir(r.out_dir);
+  Generator g(*m.model, m.vocab.delimiter_id(), r.sample.precision);
   GenerateReport report;
   double seconds = 0;
   std::int64_t drawn = 0;
@@ -379,11 +527,16 @@ inline GenerateReport generate_melodies(const LoadedModel& m, const GenerateRequ
     if (r.print) {
       const std::size_t shown = std::min<std::size_t>(s.tokens.size(), 24);
       std::vector<std::string> head(s.tokens.begin(), s.tokens.begin() + static_cast<std::ptrdiff_t>(shown));
-      char how[96] = "";
+      char how[160] = "";
       if (s.ended_at_likeliest)
         std::snprintf(how, sizeof how, ", no end drawn: cut back to its likeliest end (P = %.3f)", s.end_probability);
       else if (!s.ended)
-        std::snprintf(how, sizeof how, ", stopped at --max-steps");
+        std::snprintf(how, sizeof how, ", stopped at %s", s.reached_max_bars ? "--bars" : "--max-steps");
+      if (r.sample.max_bars > 0 && s.ended)  // --bars: which try was kept
+        std::snprintf(how, sizeof how, ", ended on try %d", s.tries);
+      else if (r.sample.max_bars > 0)
+        std::snprintf(how + std::strlen(how), sizeof how - std::strlen(how), "; no end drawn in %d tries, kept try %d",
+                      kBarsTries, s.tries);
       std::printf("%s: %zu steps (%.1f quarters)%s  %s%s\n", name, s.tokens.size(), 0.25 * double(s.tokens.size()), how,
                   legato::music::join_tokens(head).c_str(), shown < s.tokens.size() ? " …" : "");
       if (!written) std::printf("  (empty melody: nothing written)\n");
@@ -430,12 +583,22 @@ inline std::vector<legato::music::StepMeter> primer_reading(const Primer& p, con
   return p.steps_meter;
 }
 
-inline GenerateReport complete_melody(const LoadedModel& m, const Primer& p, GenerateRequest r) {
+// The request generate_melodies gets for completing primer p.
+inline GenerateRequest completion_request(const Primer& p, GenerateRequest r) {
+  r.seed = p.tokens;
+  r.seed_meter = primer_reading(p, r.output);
+  r.seed_name = "the primer '" + p.path + "'";
+  r.prefix = "completion";
+  r.title = "melody_lstm completion of " + std::filesystem::path(p.path).filename().string();
+  return r;
+}
+
+inline GenerateReport complete_melody(const LoadedModel& m, const Primer& p, const GenerateRequest& request) {
   const std::string& primer_path = p.path;
-  seed_ids(p.tokens, m.vocab, "--primer '" + primer_path + "'");
   const legato::music::MelodyOutput defaults = primer_output(p);
-  const legato::music::MelodyOutput output = r.output.over(defaults);
-  legato::music::check_melody_output(output);  // before anything is written
+  const legato::music::MelodyOutput output = request.output.over(defaults);
+  const GenerateRequest r = completion_request(p, request);
+  check_generate_request(m, r, output);  // before the primer's files
   make_output_dir(r.out_dir);
   if (r.print)
     std::printf("primer %s: key %s, shifted %+d semitones to C, %zu of %zu steps: %s\n"
@@ -444,10 +607,6 @@ inline GenerateReport complete_melody(const LoadedModel& m, const Primer& p, Gen
                 legato::music::join_tokens(p.tokens).c_str(), output.transpose, output.tempo_qpm,
                 output.meter.numerator, output.meter.denominator);
   write_tokens(r.out_dir, "primer", p.tokens, "primer", output);
-  r.seed = p.tokens;
-  r.seed_meter = primer_reading(p, r.output);
-  r.prefix = "completion";
-  r.title = "melody_lstm completion of " + std::filesystem::path(primer_path).filename().string();
   return generate_melodies(m, r, defaults);
 }
 

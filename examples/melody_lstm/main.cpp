@@ -10,6 +10,7 @@
 //
 // Every error is one line on stderr and a non-zero exit (1 for bad input).
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -19,6 +20,7 @@
 #include "examples/common/example_main.hpp"
 #include "legato/music/timeseries.hpp"
 #include "legato/util/cli.hpp"
+#include "legato/util/file.hpp"
 #include "legato/util/timer.hpp"
 
 #include "data.hpp"
@@ -143,6 +145,13 @@ int cmd_train(const std::vector<std::string>& args) {
   legato::check(!opt.out.empty(), "train: --out MODEL.safetensors is required");
   h.validate();
   legato::check(opt.stop_after_steps >= 0, "--steps must be >= 0, got ", opt.stop_after_steps);
+  legato::check(opt.epochs >= 0, "--epochs must be >= 0, got ", opt.epochs);
+  legato::check(std::isfinite(opt.time_budget) && opt.time_budget >= 0,
+                "--time-budget must be a finite number of seconds >= 0, got ", opt.time_budget);
+  // The outputs are written after minutes of training: check their folders now.
+  legato::check_output_file(opt.out, "out");
+  legato::check_output_file(opt.best_out, "best-out");
+  legato::check_output_file(opt.metrics_json, "metrics-json");
   if (opt.epochs == 0 && opt.time_budget == 0) opt.epochs = 10;  // the seed's 10 epochs
   if (opt.resume)
     legato::check(std::filesystem::exists(opt.out), "train: --resume needs an existing checkpoint, '", opt.out,
@@ -161,6 +170,7 @@ int cmd_train(const std::vector<std::string>& args) {
   if (opt.resume) {
     const LoadedModel saved = load_model(opt.out);
     require_same_vocabulary(saved.vocab, opt.out, data.vocab, opt.corpus);
+    check_resume_flags(h, saved.hyper, given, opt.out);
     legato::check(saved.progress.validation_split == !opt.best_out.empty(), "--resume: '", opt.out, "' was trained ",
                   saved.progress.validation_split ? "with" : "without", " --best-out; resume it the same way");
   }
@@ -189,6 +199,11 @@ int cmd_train(const std::vector<std::string>& args) {
   return 0;
 }
 
+constexpr const char* kBarsHelp =
+    "N or MIN:MAX: the melody's length in bars of its meter, the seed included and an upbeat not counted; the end "
+    "cannot be drawn before bar MIN ends, and a melody that ends bar MAX without one stops there (cut back to its "
+    "likeliest end from MIN bars on, as at --max-steps) (default: no bound)";
+
 constexpr const char* kCutAtMaxStepsHelp =
     "stop a melody that reaches --max-steps without an end where it is, instead of cutting it back to where the "
     "model gave the end its highest probability";
@@ -204,6 +219,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   r.sample.temperature = static_cast<float>(cli.real("temperature", r.sample.temperature, "sampling temperature T > 0"));
   r.sample.max_steps = cli.integer("max-steps", r.sample.max_steps, "at most this many drawn tokens per melody");
   r.sample.cut_at_max_steps = cli.flag("cut-at-max-steps", kCutAtMaxStepsHelp);
+  const std::string bars = cli.text("bars", "", kBarsHelp);
   const long rng_seed = cli.integer("rng-seed", 1, "seed of the sampler");
   r.seed = legato::music::split_tokens(cli.text("seed-melody", "55", "the melody's first tokens (E-TS)"));
   r.output = legato::examples::read_output_flags(cli, "the model's C major / A minor", "120 qpm, 4/4");
@@ -216,10 +232,11 @@ int cmd_generate(const std::vector<std::string>& args) {
   legato::check(rng_seed >= 0, "--rng-seed must be >= 0, got ", rng_seed);
   r.sample.rng_seed = static_cast<std::uint64_t>(rng_seed);
   r.sample.precision = precision_of(precision);
+  parse_bars(bars, r.sample);
   check_sample_options(r.sample);
   legato::music::check_melody_output(r.output.over({}));
   const LoadedModel m = load_model(model_path);
-  seed_ids(r.seed, m.vocab, "--seed-melody");
+  check_generate_request(m, r, r.output.over({}));  // before the banner: an error is its one line
   one_thread_unless_told(cli);
   legato::examples::setup_threads(cli);
   generate_melodies(m, r);
@@ -239,6 +256,7 @@ int cmd_complete(const std::vector<std::string>& args) {
   r.sample.temperature = static_cast<float>(cli.real("temperature", r.sample.temperature, "sampling temperature T > 0"));
   r.sample.max_steps = cli.integer("max-steps", r.sample.max_steps, "at most this many drawn tokens per melody");
   r.sample.cut_at_max_steps = cli.flag("cut-at-max-steps", kCutAtMaxStepsHelp);
+  const std::string bars = cli.text("bars", "", kBarsHelp);
   const long rng_seed = cli.integer("rng-seed", 1, "seed of the sampler");
   r.output = legato::examples::read_output_flags(
       cli, "the primer's key", "the primer's, else 120 qpm, 4/4",
@@ -253,11 +271,11 @@ int cmd_complete(const std::vector<std::string>& args) {
   legato::check(rng_seed >= 0, "--rng-seed must be >= 0, got ", rng_seed);
   r.sample.rng_seed = static_cast<std::uint64_t>(rng_seed);
   r.sample.precision = precision_of(precision);
+  parse_bars(bars, r.sample);
   check_sample_options(r.sample);
   const LoadedModel m = load_model(model_path);
   const Primer p = read_primer(primer, primer_steps);
-  seed_ids(p.tokens, m.vocab, "--primer '" + primer + "'");
-  legato::music::check_melody_output(r.output.over(primer_output(p)));
+  check_generate_request(m, completion_request(p, r), r.output.over(primer_output(p)));  // before the banner
   one_thread_unless_told(cli);
   legato::examples::setup_threads(cli);
   complete_melody(m, p, r);
@@ -278,6 +296,8 @@ int cmd_evaluate(const std::vector<std::string>& args) {
   LoadedModel m = load_model(model_path);
   const MelodyData data = load_melody_data(corpus);
   require_same_vocabulary(m.vocab, model_path, data.vocab, corpus);
+  legato::check(!data.held_out.empty(), "evaluate: the corpus '", corpus,
+                "' has no held-out song (FNV-1a(name) % 10 == 0)");
   const int threads = legato::examples::setup_threads(cli);
   std::printf("model %s: %s mode, inputs %s, H=%lld, %lld layer(s), trained %lld epochs + %lld steps in %.1f s on %s\n",
               model_path.c_str(), m.hyper.mode.c_str(), m.hyper.inputs.c_str(), static_cast<long long>(m.hyper.hidden),
@@ -299,10 +319,20 @@ int cmd_smoke(const std::vector<std::string>& args) {
   CommandLine cli("--smoke", args);
   SmokeOptions opt;
   opt.work_dir = cli.text("work-dir", "", "keep the corpus, model and melodies here (default: a temporary folder)");
-  opt.corpus = cli.text("corpus", default_corpus(), "corpus to use (default: data/, else a tiny written one)");
+  opt.corpus = cli.text("corpus", default_corpus(),
+                        "corpus to use (default: data/, else a tiny written one; \"\" for the tiny one)");
   declare_threads(cli);
   if (help(cli, "melody_lstm --smoke [--work-dir DIR] [--corpus DIR]")) return 0;
   cli.finish();
+  std::error_code ec;
+  legato::check(opt.work_dir.empty() || !std::filesystem::exists(opt.work_dir, ec) ||
+                    std::filesystem::is_directory(opt.work_dir, ec),
+                "--smoke: --work-dir '", opt.work_dir, "' is a file, not a folder");
+  if (cli.has("corpus") && !opt.corpus.empty()) {  // a corpus asked for is used, or refused: never replaced
+    legato::examples::require_directory(opt.corpus, "--smoke");
+    legato::check(smoke::usable_corpus(opt.corpus), "--smoke: corpus '", opt.corpus,
+                  "' needs at least 4 training songs and 1 held-out song");
+  }
   legato::examples::setup_threads(cli);
   return run_smoke(opt);
 }

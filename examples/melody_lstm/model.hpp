@@ -313,6 +313,12 @@ inline LoadedModel load_model(const std::string& path) {
   } catch (const legato::Error& e) {
     legato::fail("'", path, "': bad vocabulary in the metadata: ", e.what());
   }
+  legato::check(out.vocab.find(legato::music::kDelimiterToken).has_value(), "'", path,
+                "': the vocabulary in the metadata has no delimiter '/'");
+  if (f.metadata.count("vocab_size"))
+    legato::check(detail::meta_integer(f, path, "vocab_size") == out.vocab.size(), "'", path,
+                  "': metadata 'vocab_size' = ", detail::meta(f, path, "vocab_size"), " but the vocabulary has ",
+                  out.vocab.size(), " tokens");
   Hyper& h = out.hyper;
   h.hidden = detail::meta_integer(f, path, "hidden");
   h.layers = detail::meta_integer(f, path, "layers");
@@ -358,6 +364,18 @@ inline LoadedModel load_model(const std::string& path) {
     if (detail::meta(f, path, "best_validation_nll") != "none")
       p.best_validation_nll = detail::meta_number(f, path, "best_validation_nll");
     p.best_epoch = detail::meta_integer(f, path, "best_epoch");
+  }
+  // --resume continues from these counts: a damaged one must not start a
+  // run at epoch -4.
+  legato::check(p.epochs_done >= 0 && p.step_in_epoch >= 0 && p.global_step >= 0 && p.planned_steps >= 0 &&
+                    p.train_seconds >= 0 && p.best_epoch >= 0 && p.best_epoch <= p.epochs_done,
+                "'", path, "': the training progress in the metadata is inconsistent (epochs_done ", p.epochs_done,
+                ", step_in_epoch ", p.step_in_epoch, ", global_step ", p.global_step, ", planned_steps ",
+                p.planned_steps, ", train_seconds ", p.train_seconds, ", best_epoch ", p.best_epoch, ")");
+  if (f.metadata.count("validation_split")) {
+    const std::string& split = detail::meta(f, path, "validation_split");
+    legato::check(split == "0" || split == "1", "'", path, "': metadata 'validation_split' = '", split,
+                  "' is not 0 or 1");
   }
 
   out.model = std::make_unique<MelodyLstm>(out.vocab.size(), h);

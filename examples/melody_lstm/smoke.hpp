@@ -376,7 +376,7 @@ inline int run_smoke(const SmokeOptions& o) {
     TrainOptions tp = t;
     tp.out = (dir / "patience.safetensors").string();
     tp.best_out = (dir / "patience_best.safetensors").string();
-    tp.epochs = 8;
+    tp.epochs = 24;  // data/ stops within about 5; the tiny written corpus (no data/) needs longer to over-fit
     tp.patience = 2;
     Hyper hp = h;
     hp.lr = 0.05f;
@@ -396,7 +396,8 @@ inline int run_smoke(const SmokeOptions& o) {
        "--patience 2 stops two epochs after the best validation NLL (stopped after " +
            std::to_string(r.progress.epochs_done) + " of " + std::to_string(tp.epochs) + " epochs, best " +
            std::to_string(best_epoch) + ")");
-    ok(r.stopped_early, "--patience is exercised: the high-rate run stops before its 8 epochs");
+    ok(r.stopped_early, "--patience is exercised: the high-rate run stops before its " + std::to_string(tp.epochs) +
+                            " epochs (stopped after " + std::to_string(r.progress.epochs_done) + ")");
     TrainOptions again = tp;
     again.resume = true;
     const TrainResult resumed = train(again, hp);
@@ -439,6 +440,10 @@ inline int run_smoke(const SmokeOptions& o) {
     unknown.seed = {{-1, 0, 0}, {-1, 0, 0}};
     ok(unknown.at(1) == StepMeter{-1, 0, 0} && unknown.at(2) == StepMeter{10, 12, 4},
        "complete with a primer of no known meter counts in the output meter from the primer's start");
+    ok(waltz.bar_end(1) == 16 && waltz.bar_end(2) == 28 && jig.bar_end(1) == 12 && jig.bar_end(3) == 36 &&
+           primer.bar_end(1) == 14,
+       "--bars counts bars from the first full one: the barline that closes an upbeat (3/4 after one quarter, the "
+       "primer's 2/4 from 2 16ths in) ends no bar");
   }
   print_evaluation(report, stdout);
 
@@ -490,6 +495,27 @@ inline int run_smoke(const SmokeOptions& o) {
       ++checked;
     }
     ok(checked > 0, "--max-steps 12 leaves a melody without a drawn end, so the cut back is exercised");
+  }
+  {  // --bars MIN:MAX: every melody ends from the end of bar MIN to the end of bar MAX
+    GenerateRequest bounded = g;
+    bounded.out_dir = (dir / "melodies_bars").string();
+    bounded.count = 4;
+    bounded.sample.max_steps = 500;
+    bounded.print = false;
+    bounded.sample.min_bars = 2, bounded.sample.max_bars = 3;  // 4/4: 32..48 steps
+    const GenerateReport range = generate_melodies(model, bounded);
+    bounded.sample.max_bars = 2;  // exactly 2 bars
+    const GenerateReport exact = generate_melodies(model, bounded);
+    bool in_range = range.samples.size() == 4 && exact.samples.size() == 4;
+    for (const Sample& s : range.samples)
+      in_range = in_range && s.tokens.size() >= 32 && s.tokens.size() <= 48 && s.tries >= 1 && s.tries <= kBarsTries;
+    for (const Sample& s : exact.samples) in_range = in_range && s.tokens.size() == 32;
+    ok(in_range, "--bars 2:3 gives melodies of 32 to 48 steps in 4/4, --bars 2 of 32");
+    bounded.sample.max_bars = 1;  // a seed longer than the bound fails before anything is written
+    bounded.seed.assign(17, g.seed.front());
+    bounded.out_dir = (dir / "melodies_bars_refused").string();
+    ok(smoke::throws([&] { generate_melodies(model, bounded); }) && !fs::exists(bounded.out_dir),
+       "--bars 1 with a seed of 17 steps is refused, and no folder is made");
   }
   const std::string primer = legato::music::list_kern_files(corpus).front().string();
   const GenerateReport comp = complete_melody(model, read_primer(primer, 16), g);

@@ -55,7 +55,7 @@ struct TrainOptions {
   std::string best_out;  // "" = none; else hold back a validation slice and keep the best model here
   std::int64_t patience = 0;  // with best_out: stop once this many epochs in a row bring no better validation NLL (0: never)
   // Training steps' recurrent GEMMs in bf16 products (legato/ops/bf16.hpp);
-  // evaluation and generation always run in fp32.
+  // evaluation always runs in fp32 (generation has its own --precision).
   legato::MatmulPrecision precision = legato::MatmulPrecision::fp32;
 };
 
@@ -134,6 +134,32 @@ inline void split_validation(const std::vector<SongIds>& songs, std::vector<Song
   for (std::size_t i = 0; i < songs.size(); ++i) (i % 10 == 0 ? validation : training).push_back(songs[i]);
 }
 
+// With --resume, the hyperparameter flags the user typed (`given`) must
+// agree with the checkpoint's: a resumed run keeps the checkpoint's.
+inline void check_resume_flags(const Hyper& h, const Hyper& saved, const std::vector<std::string>& given,
+                               const std::string& path) {
+  for (const std::string& flag : given) {
+    const auto differs = [&]() {
+      if (flag == "hidden") return h.hidden != saved.hidden;
+      if (flag == "layers") return h.layers != saved.layers;
+      if (flag == "dropout") return h.dropout != saved.dropout;
+      if (flag == "batch") return h.batch != saved.batch;
+      if (flag == "seq-len") return h.seq_len != saved.seq_len;
+      if (flag == "lr") return h.lr != saved.lr;
+      if (flag == "schedule") return h.schedule != saved.schedule;
+      if (flag == "clip") return h.clip != saved.clip;
+      if (flag == "weight-decay") return h.weight_decay != saved.weight_decay;
+      if (flag == "mid-song-starts") return h.mid_song_starts != saved.mid_song_starts;
+      if (flag == "mode") return h.mode != saved.mode;
+      if (flag == "inputs") return h.inputs != saved.inputs;
+      if (flag == "seed") return h.seed != saved.seed;
+      return false;
+    }();
+    legato::check(!differs, "--resume: --", flag, " differs from the value saved in '", path,
+                  "'; a resumed run keeps the checkpoint's hyperparameters");
+  }
+}
+
 // `given` lists the hyperparameter flags the user typed: with --resume they
 // must agree with the checkpoint's.
 // `preloaded` is the corpus already read from opt.corpus, if the caller has it.
@@ -168,6 +194,9 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
                  data.vocab.size(), data.vocab.to_string().c_str(), data.train.size(),
                  static_cast<long long>(data.train_tokens()), data.held_out.size(),
                  static_cast<long long>(data.held_out_tokens()));
+    if (data.held_out.empty())
+      std::fprintf(stderr, "note: no song of this corpus is held out (FNV-1a(name) %% 10 == 0), so there are no "
+                           "held-out metrics: they print as nan and are null in --metrics-json\n");
   }
 
   // ---- the model, the optimiser, and where we start ----
@@ -179,26 +208,7 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
     loaded = load_model(opt.out);
     require_same_vocabulary(loaded->vocab, opt.out, data.vocab, opt.corpus);
     const Hyper& saved = loaded->hyper;
-    for (const std::string& flag : given) {
-      const auto differs = [&]() {
-        if (flag == "hidden") return h.hidden != saved.hidden;
-        if (flag == "layers") return h.layers != saved.layers;
-        if (flag == "dropout") return h.dropout != saved.dropout;
-        if (flag == "batch") return h.batch != saved.batch;
-        if (flag == "seq-len") return h.seq_len != saved.seq_len;
-        if (flag == "lr") return h.lr != saved.lr;
-        if (flag == "schedule") return h.schedule != saved.schedule;
-        if (flag == "clip") return h.clip != saved.clip;
-        if (flag == "weight-decay") return h.weight_decay != saved.weight_decay;
-        if (flag == "mid-song-starts") return h.mid_song_starts != saved.mid_song_starts;
-        if (flag == "mode") return h.mode != saved.mode;
-        if (flag == "inputs") return h.inputs != saved.inputs;
-        if (flag == "seed") return h.seed != saved.seed;
-        return false;
-      }();
-      check(!differs, "--resume: --", flag, " differs from the value saved in '", opt.out,
-            "'; a resumed run keeps the checkpoint's hyperparameters");
-    }
+    check_resume_flags(h, saved, given, opt.out);
     h = saved;
     model = std::move(loaded->model);
     progress = loaded->progress;

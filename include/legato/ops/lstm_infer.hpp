@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "legato/ops/bf16.hpp"
@@ -353,24 +354,31 @@ class LinearInfer {
 
 // Draws an index from softmax(logits / temperature) (temperature > 0) with
 // one uniform draw. The largest logit is subtracted first, so the weights are
-// in (0, 1] and a low temperature cannot overflow; the sum is in double.
+// in (0, 1] and a low temperature cannot overflow; the sum is in double. A
+// logit of -inf has weight 0 and is never drawn (a caller masks a token so).
 inline std::int32_t sample_logits(const float* logits, std::int64_t V, float temperature, Rng& rng) {
   check(temperature > 0.f && std::isfinite(temperature), "sample_logits: temperature must be > 0, got ", temperature);
   check(V > 0, "sample_logits: no logits");
+  constexpr float masked = -std::numeric_limits<float>::infinity();
   double top = logits[0];
   for (std::int64_t v = 1; v < V; ++v) top = std::max(top, double(logits[v]));
+  check(top != double(masked), "sample_logits: every logit is -inf");
   double total = 0.0;
   thread_local std::vector<double> weights;
   weights.resize(static_cast<std::size_t>(V));
   const float inv_t = 1.f / temperature;
   for (std::int64_t v = 0; v < V; ++v)
-    total += weights[std::size_t(v)] = lstm_kernels::exp_approx((logits[v] - float(top)) * inv_t);
+    total += weights[std::size_t(v)] =
+        logits[v] == masked ? 0.0 : lstm_kernels::exp_approx((logits[v] - float(top)) * inv_t);
   double u = rng.uniform() * total;
   for (std::int64_t v = 0; v < V; ++v) {
     u -= weights[std::size_t(v)];
     if (u < 0.0) return static_cast<std::int32_t>(v);
   }
-  return static_cast<std::int32_t>(V - 1);  // rounding left u at ~0
+  // Rounding left u at ~0: the last token that can be drawn.
+  std::int64_t last = V - 1;
+  while (weights[std::size_t(last)] == 0.0) --last;
+  return static_cast<std::int32_t>(last);
 }
 
 }  // namespace legato

@@ -7,6 +7,8 @@
 // Part 2 trains a 2 -> 16 -> 1 MLP with tanh on the four XOR points, with
 // plain gradient descent written out below. It exits non-zero if the final
 // loss is above kTargetLoss, so ctest notices if learning ever breaks.
+// A bad flag or value is one line on stderr, "autograd_tour: error: ...",
+// and exit status 1; --help prints the flags.
 //
 // How autodiff works here, in four lines:
 //   1. Each op (mul, linear, tanh, ...) computes its result and records a
@@ -22,8 +24,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "../common/example_main.hpp"
 
 using namespace legato;
 
@@ -31,37 +36,43 @@ namespace {
 
 constexpr float kTargetLoss = 0.05f;  // mean binary cross-entropy; ln 2 = 0.69 is chance
 
+constexpr const char* kProgram = "autograd_tour";
+
 struct Options {
   int steps = 1000;
   float lr = 0.5f;
   std::uint64_t seed = 7;
-  int threads = 0;  // 0: keep the default / LEGATO_NUM_THREADS
 };
 
-Options parse(int argc, char** argv) {
+constexpr const char* kUsage =
+    "usage: autograd_tour [--steps N] [--lr RATE] [--seed S] [--threads N] [--smoke]\n"
+    "Part 1 differentiates y = x^2 + 3x at x = 2; part 2 trains a small MLP on XOR and\n"
+    "exits non-zero if it did not learn.";
+
+// Reads the flags; returns nothing when --help was asked for (after printing it).
+// Every bad value is a legato::Error, one line on stderr and exit 1 (guarded_main).
+std::optional<Options> parse(CommandLine& cli) {
   Options opt;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    auto value = [&]() -> std::string {
-      check(i + 1 < argc, "autograd_tour: ", flag, " needs a value");
-      return argv[++i];
-    };
-    // A number in [lo, hi], checked before any cast so that no input overflows.
-    auto number = [&](double lo, double hi) {
-      const std::string text = value();
-      char* end = nullptr;
-      const double v = std::strtod(text.c_str(), &end);
-      check(end != text.c_str() && *end == '\0' && v >= lo && v <= hi, "autograd_tour: ", flag,
-            " expects a number in ", lo, "..", hi, ", got '", text, "'");
-      return v;
-    };
-    if (flag == "--steps") opt.steps = static_cast<int>(number(1, 1e6));
-    else if (flag == "--lr") opt.lr = static_cast<float>(number(1e-6, 100));
-    else if (flag == "--seed") opt.seed = static_cast<std::uint64_t>(number(0, 1e15));
-    else if (flag == "--threads") opt.threads = static_cast<int>(number(1, 1024));
-    else if (flag == "--smoke") {}  // already small: the full run is the smoke test
-    else fail("autograd_tour: unknown flag '", flag, "' (flags: --steps N --lr RATE --seed S --threads N --smoke)");
+  const long steps = cli.integer("steps", opt.steps, "gradient-descent steps, 1..1000000");
+  const double lr = cli.real("lr", opt.lr, "learning rate, 1e-6..100");
+  const long seed = cli.integer("seed", static_cast<long>(opt.seed), "seed of the initial weights, 0..10^15");
+  // --threads is applied by examples::setup_threads; declared here so that
+  // --help lists it and finish() accepts it.
+  cli.integer("threads", init_threads_from_env(), "worker threads for OpenMP and Eigen (or LEGATO_NUM_THREADS)");
+  cli.flag("smoke", "the same run: it is already small enough for CI");
+  if (cli.wants_help()) {
+    std::printf("%s\n%s", kUsage, cli.help().c_str());
+    return std::nullopt;
   }
+  cli.finish();
+  // Ranges checked on the parsed values before any narrowing cast, so that no
+  // input overflows (CommandLine already refused fractions, hex and text).
+  check(steps >= 1 && steps <= 1000000, "--steps must be in 1..1000000, got ", steps);
+  check(lr >= 1e-6 && lr <= 100, "--lr must be in 1e-6..100, got ", lr);  // also refuses nan
+  check(seed >= 0 && seed <= 1000000000000000L, "--seed must be in 0..10^15, got ", seed);
+  opt.steps = static_cast<int>(steps);
+  opt.lr = static_cast<float>(lr);
+  opt.seed = static_cast<std::uint64_t>(seed);
   return opt;
 }
 
@@ -105,9 +116,12 @@ void sgd_step(const std::vector<Tensor*>& params, float lr) {
   }
 }
 
-int run(const Options& opt) {
-  if (opt.threads > 0) set_num_threads(opt.threads);
-  std::printf("%s\n\n", build_info().c_str());
+int run(const std::vector<std::string>& args) {
+  CommandLine cli("command line", args);
+  const std::optional<Options> parsed = parse(cli);
+  if (!parsed) return 0;  // --help
+  const Options& opt = *parsed;
+  examples::setup_threads(cli);  // checks --threads, prints the build banner on stderr
   first_derivative();
 
   // XOR: the output is 1 when exactly one input is 1. No straight line
@@ -148,12 +162,4 @@ int run(const Options& opt) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    init_threads_from_env();
-    return run(parse(argc, argv));
-  } catch (const Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return examples::guarded_main(kProgram, argc, argv, run); }

@@ -13,7 +13,10 @@ endif()
 include(${CMAKE_CURRENT_LIST_DIR}/../common/bad_input_cases.cmake)
 
 file(WRITE "${WORK}/not_a_model.safetensors" "this is not a checkpoint")
+file(WRITE "${WORK}/a_file" "not a folder")
+file(MAKE_DIRECTORY "${WORK}/empty_corpus")
 set(out "${WORK}/bad.safetensors")
+set(missing "${WORK}/no_such_folder")
 expect_failure("unknown command" fly)
 expect_failure("unknown flag" train --corpus "${CORPUS}" --out "${out}" --bogus 1)
 expect_failure("missing corpus" train --corpus "${WORK}/no_such_corpus" --out "${out}")
@@ -31,5 +34,20 @@ expect_failure("upbeat as long as the bar" generate --model "${model}" --out-dir
 expect_failure("missing --out-dir" generate --model "${model}")
 expect_failure("evaluate without a corpus" evaluate --model "${model}" --corpus "${WORK}/no_such_corpus")
 expect_failure("evaluate --count 1" evaluate --model "${model}" --corpus "${CORPUS}" --count 1)
+# Output paths and the corpus are checked before any work or banner.
+expect_failure("--smoke --work-dir is a file" --smoke --work-dir "${WORK}/a_file" --corpus "${CORPUS}")
+expect_failure("--smoke --work-dir under a file" --smoke --work-dir "${WORK}/a_file/smoke" --corpus "${CORPUS}")
+expect_failure("train --out in a missing folder" train --corpus "${CORPUS}" --out "${missing}/m.safetensors" --epochs 1)
+expect_failure("train --metrics-json in a missing folder" train --corpus "${CORPUS}" --out "${out}" --epochs 1
+               --metrics-json "${missing}/m.json")
+expect_failure("train on an empty corpus" train --corpus "${WORK}/empty_corpus" --out "${out}")
+expect_failure("generate --out-dir is a file" generate --model "${model}" --out-dir "${WORK}/a_file")
+expect_failure("evaluate on an empty corpus" evaluate --model "${model}" --corpus "${WORK}/empty_corpus")
+expect_failure("evaluate --metrics-json in a missing folder" evaluate --model "${model}" --corpus "${CORPUS}"
+               --metrics-json "${missing}/m.json")
+if(EXISTS "${out}" OR EXISTS "${missing}")
+  message(SEND_ERROR "FAIL a refused command left output behind")
+  math(EXPR failures "${failures} + 1")
+endif()
 
 finish_bad_input_cases()

@@ -52,11 +52,17 @@ struct TrainSummary {
   std::size_t train_songs = 0, held_out_songs = 0;
 };
 
-inline TrainSummary train_model(const GanConfig& config, const TrainRequest& req) {
-  const double load_start = load_average();
-  const GanData data = load_gan_data(req.corpus, config);
-  legato::check(data.train.size() >= 2, "train: corpus '", req.corpus, "' has ", data.train.size(),
+// The training data, checked: main() reads it before the build banner, so
+// that a corpus too small to train on is the only line on stderr.
+inline GanData load_train_data(const std::string& corpus, const GanConfig& config) {
+  GanData data = load_gan_data(corpus, config);
+  legato::check(data.train.size() >= 2, "train: corpus '", corpus, "' has ", data.train.size(),
                 " training song(s); at least 2 are needed");
+  return data;
+}
+
+inline TrainSummary train_model(const GanConfig& config, const TrainRequest& req, const GanData& data) {
+  const double load_start = load_average();
   if (req.verbose) {
     std::fprintf(stderr, "%s\n", data.report.c_str());
     std::fprintf(stderr, "melody_gan: %s; %zu training and %zu held-out songs; load average %.2f\n",
@@ -108,6 +114,10 @@ inline TrainSummary train_model(const GanConfig& config, const TrainRequest& req
   return summary;
 }
 
+inline TrainSummary train_model(const GanConfig& config, const TrainRequest& req) {
+  return train_model(config, req, load_train_data(req.corpus, config));
+}
+
 struct GenerateRequest {
   std::string out_dir;
   long count = 10;
@@ -144,9 +154,15 @@ struct EvaluateReport {
   MelodyStats nearest, truncate, real;
 };
 
-inline EvaluateReport evaluate_model(LoadedGan& loaded, const EvaluateRequest& req) {
+// The held-out songs to compare with: without any, the comparison is empty.
+inline GanData load_evaluate_data(const std::string& corpus, const GanConfig& config) {
+  GanData data = load_gan_data(corpus, config);
+  legato::check(!data.held_out.empty(), "evaluate: the corpus '", corpus, "' has no held-out songs");
+  return data;
+}
+
+inline EvaluateReport evaluate_model(LoadedGan& loaded, const EvaluateRequest& req, const GanData& data) {
   GanModel& model = *loaded.model;
-  const GanData data = load_gan_data(req.corpus, model.config);
   EvaluateReport rep;
   legato::Rng rng(req.rng_seed);
   rep.losses = held_out_losses(model, data.held_out, rng);
@@ -201,6 +217,10 @@ inline EvaluateReport evaluate_model(LoadedGan& loaded, const EvaluateRequest& r
   j["load_average"] = number(load_average());
   write_json(req.metrics_json, j);
   return rep;
+}
+
+inline EvaluateReport evaluate_model(LoadedGan& loaded, const EvaluateRequest& req) {
+  return evaluate_model(loaded, req, load_evaluate_data(req.corpus, loaded.model->config));
 }
 
 }  // namespace melody_gan

@@ -16,6 +16,7 @@
 #include "examples/common/example_main.hpp"
 #include "examples/common/output_flags.hpp"
 #include "legato/util/cli.hpp"
+#include "legato/util/file.hpp"
 
 #include "commands.hpp"
 #include "smoke.hpp"
@@ -77,8 +78,12 @@ int cmd_train(const std::vector<std::string>& args) {
   legato::check(req.time_budget >= 0, "--time-budget must be >= 0, got ", req.time_budget);
   c.resolve();
   c.validate();
+  legato::check_output_file(req.out, "out");
+  legato::check_output_file(req.metrics_json, "metrics-json");
+  // Read before the build banner: an unusable corpus is the only line on stderr.
+  const GanData data = load_train_data(req.corpus, c);
   legato::examples::setup_threads(cli);
-  train_model(c, req);
+  train_model(c, req, data);
   return 0;
 }
 
@@ -99,6 +104,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   legato::check(!req.out_dir.empty(), "generate: --out-dir DIR is required");
   legato::check(req.count >= 1 && req.count <= 100000, "--count must be between 1 and 100000, got ", req.count);
   legato::music::check_melody_output(req.output);
+  legato::check_output_dir(req.out_dir, "out-dir");
   LoadedGan loaded = load_gan(model_path);
   legato::examples::setup_threads(cli);
   write_samples(*loaded.model, req);
@@ -120,9 +126,11 @@ int cmd_evaluate(const std::vector<std::string>& args) {
   legato::check(!model_path.empty(), "evaluate: --model MODEL.safetensors is required");
   legato::examples::require_directory(req.corpus, "evaluate");
   legato::check(req.count >= 2 && req.count <= 10000, "--count must be between 2 and 10000, got ", req.count);
+  legato::check_output_file(req.metrics_json, "metrics-json");
   LoadedGan loaded = load_gan(model_path);
+  const GanData data = load_evaluate_data(req.corpus, loaded.model->config);  // before the banner, as in train
   legato::examples::setup_threads(cli);
-  evaluate_model(loaded, req);
+  evaluate_model(loaded, req, data);
   return 0;
 }
 
@@ -134,6 +142,9 @@ int cmd_smoke(const std::vector<std::string>& args) {
   declare_threads(cli);
   if (help(cli, "melody_gan --smoke [--work-dir DIR] [--corpus DIR]")) return 0;
   cli.finish();
+  if (!opt.work_dir.empty()) legato::check_output_dir(opt.work_dir, "work-dir");
+  legato::check(!opt.corpus.empty() && std::filesystem::is_directory(opt.corpus), "--smoke: corpus '", opt.corpus,
+                "' is not a folder (pass --corpus DIR)");
   legato::examples::setup_threads(cli);
   return run_smoke(opt);
 }

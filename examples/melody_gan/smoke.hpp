@@ -113,7 +113,9 @@ inline int run_smoke(const SmokeOptions& opt) {
   namespace fs = std::filesystem;
   const fs::path dir = opt.work_dir.empty() ? fs::temp_directory_path() / ("melody_gan_smoke_" + std::to_string(::getpid()))
                                             : fs::path(opt.work_dir);
-  fs::create_directories(dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  legato::check(!ec && fs::is_directory(dir), "--work-dir '", dir.string(), "' cannot be created: ", ec.message());
   legato::check(!opt.corpus.empty() && fs::is_directory(opt.corpus), "smoke: corpus '", opt.corpus,
                 "' is not a folder (pass --corpus DIR)");
   smoke::check_decoding();

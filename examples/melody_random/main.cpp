@@ -101,6 +101,10 @@ Melody random_melody(const RandomConfig& config, Rng& rng) {
   return melody;
 }
 
+// A melody's length in quarters: whole 16ths (durations come from T, whose
+// smallest value is a 16th), at least one and at most 4096 quarters.
+bool valid_quarters(double q) { return q >= 0.25 && q <= 4096 && q * 4 == std::floor(q * 4); }
+
 // ---------------------------------------------------------------- files ----
 
 void write_json(const std::string& path, const nlohmann::json& j) {
@@ -129,10 +133,18 @@ RandomConfig load_config(const std::string& path) {
     return it->second;
   };
   check(meta("model") == "melody_random", path, ": written by '", meta("model"), "', not melody_random");
+  // A number in the metadata; a malformed one is bad input, not a crash.
+  auto number = [&](const std::string& key) {
+    const std::string v = meta(key);
+    char* end = nullptr;
+    const double x = std::strtod(v.c_str(), &end);
+    check(!v.empty() && end && *end == '\0', path, ": metadata '", key, "' = '", v, "' is not a number");
+    return x;
+  };
   RandomConfig c;
   c.name = meta("config");
-  c.p_rest = std::stod(meta("p_rest"));
-  c.quarters = std::stod(meta("quarters"));
+  c.p_rest = number("p_rest");
+  c.quarters = number("quarters");
   const Tensor* p = f.find("pitches");
   check(p != nullptr && p->dim() == 1 && p->numel() > 0, path, ": tensor 'pitches' missing or not a non-empty list");
   for (std::int64_t i = 0; i < p->numel(); ++i) {
@@ -141,7 +153,7 @@ RandomConfig load_config(const std::string& path) {
     c.pitches.push_back(int(v));
   }
   check(c.p_rest >= 0 && c.p_rest <= 1, path, ": p_rest ", c.p_rest, " is outside [0, 1]");
-  check(c.quarters > 0 && c.quarters <= 4096, path, ": quarters ", c.quarters, " is outside (0, 4096]");
+  check(valid_quarters(c.quarters), path, ": quarters ", c.quarters, " is not a multiple of 0.25 in [0.25, 4096]");
   return c;
 }
 
@@ -151,7 +163,7 @@ std::vector<RandomConfig> chosen_configs(CommandLine& cli) {
   const std::string model = cli.text("model", "", "a configuration written by `train` (instead of --config)");
   const std::string name = cli.text("config", "all", "basic, chromatic, chord or all");
   const double p_rest = cli.real("p-rest", -1, "rest probability (default: the configuration's)");
-  const double quarters = cli.real("quarters", 16, "length of each melody in quarters");
+  const double quarters = cli.real("quarters", 16, "length of each melody in quarters, in 16ths (0.25)");
   std::vector<RandomConfig> out;
   if (!model.empty()) {
     check(!cli.has("config"), "give --model or --config, not both");
@@ -162,7 +174,7 @@ std::vector<RandomConfig> chosen_configs(CommandLine& cli) {
     out.push_back(config_named(name));
   }
   check(!cli.has("p-rest") || (p_rest >= 0 && p_rest <= 1), "--p-rest must be in [0, 1], got ", p_rest);
-  check(quarters > 0 && quarters <= 4096, "--quarters must be in (0, 4096], got ", quarters);
+  check(valid_quarters(quarters), "--quarters must be a multiple of 0.25 (a 16th) in [0.25, 4096], got ", quarters);
   for (RandomConfig& c : out) {
     if (cli.has("p-rest")) c.p_rest = p_rest;
     if (cli.has("quarters")) c.quarters = quarters;
@@ -208,6 +220,8 @@ int cmd_generate(const std::vector<std::string>& args) {
   cli.finish();
   check(count >= 1 && count <= 100000, "--count must be in 1..100000, got ", count);
   music::check_melody_output(output);
+  legato::check_output_dir(out_dir, "out-dir");
+  legato::check_output_file(metrics, "metrics-json");
   examples::setup_threads(cli);
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
@@ -256,6 +270,7 @@ int cmd_train(const std::vector<std::string>& args) {
   cli.finish();
   check(!out.empty(), "train needs --out FILE.safetensors");
   check(configs.size() == 1, "train stores one configuration: pass --config basic, chromatic or chord");
+  legato::check_output_file(out, "out");
   save_config(out, configs[0]);
   std::printf("melody_random has no parameters to learn; wrote configuration '%s' (p_rest %g, %zu pitches) to %s\n",
               configs[0].name.c_str(), configs[0].p_rest, configs[0].pitches.size(), out.c_str());
@@ -323,7 +338,16 @@ int cmd_evaluate(const std::vector<std::string>& args) {
     return 0;
   cli.finish();
   check(count >= 1 && count <= 1000000, "--count must be in 1..1000000, got ", count);
-  if (!corpus.empty()) examples::require_directory(corpus, "evaluate");
+  legato::check_output_file(metrics, "metrics-json");
+  // The held-out songs are read before the build banner, so that a corpus
+  // without any is the only line on stderr.
+  std::vector<Melody> held_out;
+  if (!corpus.empty()) {
+    examples::require_directory(corpus, "evaluate");
+    music::Corpus c = music::load_corpus(corpus);
+    for (const music::CorpusSong* s : c.split(music::Split::held_out)) held_out.push_back(music::melody_of(s->song));
+    check(!held_out.empty(), "evaluate: the corpus '", corpus, "' has no held-out songs");
+  }
   examples::setup_threads(cli);
 
   nlohmann::json out = {{"program", kProgram}, {"command", "evaluate"}, {"seed", seed}, {"count", count}};
@@ -343,10 +367,6 @@ int cmd_evaluate(const std::vector<std::string>& args) {
     out["configs"][configs[k].name] = s;
   }
   if (!corpus.empty()) {
-    music::Corpus c = music::load_corpus(corpus);
-    std::vector<Melody> held_out;
-    for (const music::CorpusSong* s : c.split(music::Split::held_out)) held_out.push_back(music::melody_of(s->song));
-    check(!held_out.empty(), "evaluate: the corpus '", corpus, "' has no held-out songs");
     nlohmann::json s = MelodyStats::of(held_out).json();
     // How much of the real music each configuration could produce at all.
     for (const RandomConfig& cfg : configs) {
@@ -398,6 +418,9 @@ Melody merged(const music::Song& song) {
 int cmd_smoke(const std::vector<std::string>& args) {
   CommandLine cli("melody_random --smoke", args);
   declare_threads(cli);
+  if (help_requested(cli, "usage: melody_random --smoke [--threads N]\n"
+                          "A few seconds of end-to-end checks of every command, in a temporary folder."))
+    return 0;
   cli.finish();
   examples::setup_threads(cli);
   namespace fs = std::filesystem;
@@ -467,7 +490,8 @@ int cmd_smoke(const std::vector<std::string>& args) {
   // 3. Bad input is an error, not a crash.
   int errors = 0;
   for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
-           {"--config", "jazz"}, {"--count", "0"}, {"--p-rest", "1.5"}, {"--model", (dir / "missing.safetensors").string()}}) {
+           {"--config", "jazz"}, {"--count", "0"}, {"--p-rest", "1.5"}, {"--model", (dir / "missing.safetensors").string()},
+           {"--quarters", "0.1"}, {"--metrics-json", (dir / "nowhere" / "m.json").string()}}) {
     try {
       std::vector<std::string> a = bad;
       a.insert(a.end(), {"--out-dir", out, "--quiet"});
@@ -476,7 +500,7 @@ int cmd_smoke(const std::vector<std::string>& args) {
       ++errors;
     }
   }
-  check(errors == 4, "smoke: ", 4 - errors, " bad inputs were accepted");
+  check(errors == 6, "smoke: ", 6 - errors, " bad inputs were accepted");
   std::printf("melody_random smoke: OK\n");
   return 0;
 }

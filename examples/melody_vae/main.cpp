@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -87,6 +88,15 @@ bool help_requested(CommandLine& cli, const char* usage) {
   if (!cli.wants_help()) return false;
   std::printf("%s\n%s", usage, cli.help().c_str());
   return true;
+}
+
+// An integer flag stored as an int: a value beyond int would wrap when cast
+// (and might then pass ModelConfig::validate), so it is refused here.
+int int_flag(CommandLine& cli, const std::string& name, int fallback, const std::string& help) {
+  const long v = cli.integer(name, fallback, help);
+  check(v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max(), "--", name, " = ", v,
+        " is out of range");
+  return int(v);
 }
 
 std::vector<const VaeSong*> pointers(const std::vector<VaeSong>& songs) {
@@ -344,26 +354,27 @@ int cmd_train(const std::vector<std::string>& args) {
   c.batch = cli.integer("batch", d.batch, "songs per batch");
   c.lr = cli.real("lr", d.lr, "Adam learning rate");
   c.weight_decay = cli.real("weight-decay", d.weight_decay, "Adam L2 weight decay (PyTorch style)");
-  c.hidden = int(cli.integer("hidden", d.hidden, "hidden units"));
-  c.latent = int(cli.integer("latent", d.latent, "latent size: per melody (mlp), per 4-event column (conv), per position (seed archs)"));
+  c.hidden = int_flag(cli, "hidden", d.hidden, "hidden units");
+  c.latent = int_flag(cli, "latent", d.latent,
+                      "latent size: per melody (mlp), per 4-event column (conv), per position (seed archs)");
   c.kl_weight = cli.real("kl-weight", d.kl_weight, "weight of the KL term (beta)");
   c.clip = cli.real("clip", d.clip, "clip the gradient norm to this (0 = no clipping)");
   if (!is_seed_arch(arch)) {
     c.warmup = cli.real("warmup", d.warmup, "epochs over which beta ramps up from 0 (0 = none)");
-    c.pitch_embed = int(cli.integer("pitch-embed", d.pitch_embed, "pitch embedding size"));
-    c.duration_embed = int(cli.integer("duration-embed", d.duration_embed, "duration embedding size"));
+    c.pitch_embed = int_flag(cli, "pitch-embed", d.pitch_embed, "pitch embedding size");
+    c.duration_embed = int_flag(cli, "duration-embed", d.duration_embed, "duration embedding size");
     c.dropout = float(cli.real("dropout", d.dropout, "dropout after the first encoder layer"));
     const long tie = cli.integer("tie-embeddings", d.tie_embeddings ? 1 : 0,
                                  "1: the decoder scores each position against the input embeddings (0: own output layer)");
     check(tie == 0 || tie == 1, "--tie-embeddings must be 0 or 1, got ", tie);
     c.tie_embeddings = tie == 1;
-    c.augment_shift = int(cli.integer("augment-shift", d.augment_shift,
-                                      "training windows start up to N events into the song (at most half of it)"));
-    c.augment_transpose = int(cli.integer("augment-transpose", d.augment_transpose,
-                                          "training songs move by up to +-N semitones (the vocabulary widens by N)"));
+    c.augment_shift = int_flag(cli, "augment-shift", d.augment_shift,
+                               "training windows start up to N events into the song (at most half of it)");
+    c.augment_transpose = int_flag(cli, "augment-transpose", d.augment_transpose,
+                                   "training songs move by up to +-N semitones (the vocabulary widens by N)");
     if (arch == Arch::conv)
-      c.global_latent = int(cli.integer("global-latent", d.global_latent,
-                                        "conv: size of the latent vector for the whole melody (0 = columns only)"));
+      c.global_latent = int_flag(cli, "global-latent", d.global_latent,
+                                 "conv: size of the latent vector for the whole melody (0 = columns only)");
   }
   const long seed = cli.integer("seed", 1, "random seed (weights, noise, shuffling)");
   declare_threads(cli);
@@ -372,35 +383,20 @@ int cmd_train(const std::vector<std::string>& args) {
     return 0;
   cli.finish();
   check(!run.out.empty(), "train needs --out MODEL.safetensors");
-  check(c.epochs >= 1 && c.epochs <= 1000000, "--epochs must be >= 1, got ", c.epochs);
-  check(c.batch >= 1 && c.batch <= 100000, "--batch must be in 1..100000, got ", c.batch);
-  check(c.lr > 0 && c.lr < 10, "--lr must be in (0, 10), got ", c.lr);
-  check(c.weight_decay >= 0, "--weight-decay must be >= 0, got ", c.weight_decay);
-  check(c.hidden >= 1 && c.hidden <= 65536, "--hidden must be in 1..65536, got ", c.hidden);
-  check(c.latent >= 1 && c.latent <= 65536, "--latent must be in 1..65536, got ", c.latent);
-  check(c.global_latent >= 0 && c.global_latent <= 65536, "--global-latent must be in 0..65536, got ", c.global_latent);
-  check(c.kl_weight >= 0 && std::isfinite(c.kl_weight), "--kl-weight must be >= 0, got ", c.kl_weight);
-  check(c.warmup >= 0, "--warmup must be >= 0, got ", c.warmup);
-  check(c.clip >= 0, "--clip must be >= 0, got ", c.clip);
-  check(c.pitch_embed >= 1 && c.duration_embed >= 1, "embedding sizes must be >= 1");
-  check(c.dropout >= 0 && c.dropout < 1, "--dropout must be in [0, 1), got ", c.dropout);
-  check(c.augment_shift >= 0 && c.augment_shift <= 1000, "--augment-shift must be in 0..1000, got ", c.augment_shift);
-  check(c.augment_transpose >= 0 && c.augment_transpose <= 24, "--augment-transpose must be in 0..24, got ",
-        c.augment_transpose);
+  c.validate();  // the ranges Model::load accepts
   check(seed >= 0, "--seed must be >= 0, got ", seed);
   check(run.limit >= 0, "--limit must be >= 0, got ", run.limit);
   check(run.time_budget >= 0, "--time-budget must be >= 0, got ", run.time_budget);
   check(run.eval_every >= 1, "--eval-every must be >= 1, got ", run.eval_every);
+  legato::check_output_file(run.out, "out");
+  legato::check_output_file(run.metrics, "metrics-json");
   examples::require_directory(run.corpus, "train");
   c.seed = std::uint64_t(seed);
-  const int threads = examples::setup_threads(cli);
-  const double load_start = load_average();
 
+  // The corpus is read before the build banner so that an unusable one is
+  // the only line on stderr.
   VaeCorpus data = load_vae_corpus(run.corpus, std::size_t(run.limit));
-  const std::string report = data.report.to_string();
-  std::fprintf(stderr, "%s", report.substr(0, report.find('\n') + 1).c_str());  // the summary line
   check(!data.train.empty(), "train: the corpus '", run.corpus, "' has no training songs");
-  if (data.skipped) std::fprintf(stderr, "skipped %zu songs with a pitch >= 99 (E-2SEQ cannot hold them)\n", data.skipped);
   if (!is_seed_arch(arch)) {
     c.vocab = vocab_of(data.train);
     c.vocab.low = std::max(0, c.vocab.low - c.augment_transpose);
@@ -408,6 +404,11 @@ int cmd_train(const std::vector<std::string>& args) {
     for (VaeSong& s : data.train) assign_classes(s, c.vocab);
     for (VaeSong& s : data.held_out) assign_classes(s, c.vocab);
   }
+  const int threads = examples::setup_threads(cli);
+  const double load_start = load_average();
+  const std::string report = data.report.to_string();
+  std::fprintf(stderr, "%s", report.substr(0, report.find('\n') + 1).c_str());  // the summary line
+  if (data.skipped) std::fprintf(stderr, "skipped %zu songs with a pitch >= 99 (E-2SEQ cannot hold them)\n", data.skipped);
   std::fprintf(stderr, "%zu training songs, %zu held out; %s, hidden %d, latent %d, %ld epochs, batch %ld, lr %g\n",
                data.train.size(), data.held_out.size(), arch_name(arch).c_str(), c.hidden, c.latent, c.epochs, c.batch,
                c.lr);
@@ -527,10 +528,11 @@ int cmd_evaluate(const std::vector<std::string>& args) {
   check(split == "held-out" || split == "train" || split == "all", "--split must be held-out, train or all, got '", split,
         "'");
   check(limit >= 0 && seed >= 0, "--limit and --seed must be >= 0");
+  legato::check_output_file(metrics, "metrics-json");
   examples::require_directory(corpus, "evaluate");
   ModelPair models = load_models(model_path, rhythm_path);
-  const int threads = examples::setup_threads(cli);
 
+  // Before the build banner: a corpus without songs to evaluate is one line.
   VaeCorpus data = load_vae_corpus(corpus, std::size_t(limit));
   if (!models.main.config.is_seed()) {
     for (VaeSong& s : data.train) assign_classes(s, models.main.config.vocab);
@@ -540,7 +542,9 @@ int cmd_evaluate(const std::vector<std::string>& args) {
   if (split != "train") songs = pointers(data.held_out);
   if (split != "held-out")
     for (const VaeSong& s : data.train) songs.push_back(&s);
-  check(!songs.empty(), "evaluate: the corpus '", corpus, "' has no ", split, " songs");
+  check(!songs.empty(), "evaluate: the corpus '", corpus, "' has no ", split, " songs",
+        limit > 0 ? " in its first " + std::to_string(limit) + " .krn files (--limit)" : std::string());
+  const int threads = examples::setup_threads(cli);
 
   json out = {{"program", kProgram}, {"command", "evaluate"}, {"corpus", corpus},  {"split", split},
               {"songs", songs.size()}, {"threads", threads},    {"seed", seed}};
@@ -781,6 +785,8 @@ int cmd_generate(const std::vector<std::string>& args) {
   check(std::isfinite(temperature) && temperature > 0 && temperature <= 100, "--temperature must be in (0, 100], got ",
         temperature);
   check(seed >= 0, "--seed must be >= 0, got ", seed);
+  legato::check_output_dir(out_dir, "out-dir");
+  legato::check_output_file(metrics, "metrics-json");
   ModelPair models = load_models(model_path, rhythm_path);
   check(!models.main.config.is_seed() || decode == "argmax",
         "--decode sample applies to the default model; the seed's VAEs decode by rounding");
@@ -875,8 +881,13 @@ void expect_error(const std::function<int()>& f, const std::string& what, int& f
 
 int cmd_smoke(const std::vector<std::string>& args) {
   CommandLine cli("melody_vae --smoke", args);
-  std::string corpus = cli.text("corpus", "", "use this corpus (default: a tiny made-up one in a temporary folder)");
+  std::string corpus = cli.text("corpus", "",
+                                "use this corpus (default: the repository's data/ when it has at least 8 training "
+                                "songs and a held-out one, else a tiny made-up one in a temporary folder)");
   declare_threads(cli);
+  if (help_requested(cli, "usage: melody_vae --smoke [--corpus DIR] [--threads N]\n"
+                          "A few seconds of end-to-end checks: train, evaluate and generate with every --arch."))
+    return 0;
   cli.finish();
   const std::string threads = std::to_string(examples::setup_threads(cli));
   const fs::path dir = fs::temp_directory_path() / ("melody_vae_smoke_" + std::to_string(::getpid()));
@@ -1062,7 +1073,18 @@ int cmd_smoke(const std::vector<std::string>& args) {
   expect_error([&] { return cmd_evaluate({"--model", a, "--corpus", corpus}); }, "a .krn as --model", failures);
   expect_error([&] { return cmd_evaluate({"--model", rhythm, "--rhythm-model", notes, "--corpus", corpus}); },
                "swapped seed models", failures);
+  expect_error([&] { return cmd_train(with({"--weight-decay", "inf", "--out", out})); }, "--weight-decay inf", failures);
+  expect_error([&] { return cmd_train(with({"--warmup", "1e300", "--out", out})); }, "--warmup 1e300", failures);
+  expect_error([&] { return cmd_train(with({"--out", p("nowhere/m.safetensors")})); }, "--out in a missing folder",
+               failures);
   check(failures == 0, "smoke: ", failures, " bad inputs were accepted");
+  // The largest values train accepts give a checkpoint that loads again:
+  // train and the loader share ModelConfig::validate.
+  check(cmd_train(with({"--arch", "mlp", "--out", p("edge.safetensors"), "--epochs", "1", "--hidden", "4", "--latent",
+                        "2", "--pitch-embed", "2", "--duration-embed", "2", "--weight-decay", "1000", "--kl-weight",
+                        "1e6", "--warmup", "1e9", "--clip", "1e9", "--dropout", "0.99"})) == 0,
+        "smoke: train with the largest accepted values failed");
+  check(Model::load(p("edge.safetensors")).config.kl_weight == 1e6, "smoke: the largest accepted values did not reload");
   std::printf("melody_vae smoke: OK\n");
   return 0;
 }

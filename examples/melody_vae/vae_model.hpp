@@ -75,9 +75,10 @@ struct ModelConfig {
       c.kl_weight = 0.3, c.warmup = 10, c.dropout = 0.f, c.clip = 5;
       c.tie_embeddings = true, c.augment_shift = 8, c.augment_transpose = 0;
     } else {
-      // Chosen on han (docs/results_vae.md, "choosing the default"): beta 0.1
-      // with a 10-epoch warm-up, 128 latents, tied embeddings and windows
-      // shifted by up to 8 events gave the best held-out pitch accuracy.
+      // Chosen on han (docs/results_vae.md, section 6, "How the MLP's settings
+      // were chosen"): beta 0.1 with a 10-epoch warm-up, 128 latents, tied
+      // embeddings and windows shifted by up to 8 events gave the best
+      // held-out pitch accuracy.
       c.hidden = 512, c.latent = 128, c.epochs = 120, c.batch = 32, c.lr = 1e-3, c.weight_decay = 0;
       c.kl_weight = 0.1, c.warmup = 10, c.dropout = 0.f, c.clip = 5;
       c.tie_embeddings = true, c.augment_shift = 8, c.augment_transpose = 0;
@@ -86,6 +87,32 @@ struct ModelConfig {
   }
 
   bool is_seed() const { return is_seed_arch(arch); }
+
+  // The accepted range of every number that train takes as a flag. train
+  // checks its flags here and load() a checkpoint's metadata, so whatever
+  // train writes loads again. Every range is bounded, so inf fails (and NaN
+  // fails every comparison). The metadata keeps 6 significant digits; the
+  // bounds have fewer, so a value inside never rounds to one outside.
+  void validate() const {
+    auto in = [](double x, double low, double high, const char* flag) {
+      check(x >= low && x <= high, "--", flag, " must be in [", low, ", ", high, "], got ", x);
+    };
+    in(double(epochs), 1, 1e6, "epochs");
+    in(double(batch), 1, 1e5, "batch");
+    check(lr > 0 && lr <= 10, "--lr must be in (0, 10], got ", lr);
+    in(weight_decay, 0, 1000, "weight-decay");
+    in(hidden, 1, 65536, "hidden");
+    in(latent, 1, 65536, "latent");
+    in(kl_weight, 0, 1e6, "kl-weight");
+    in(warmup, 0, 1e9, "warmup");
+    in(clip, 0, 1e9, "clip");
+    in(pitch_embed, 1, 4096, "pitch-embed");
+    in(duration_embed, 1, 4096, "duration-embed");
+    in(dropout, 0, 0.99f, "dropout");  // 0.99f: dropout is a float, and 0.99f > 0.99
+    in(augment_shift, 0, 1000, "augment-shift");
+    in(augment_transpose, 0, 24, "augment-transpose");
+    in(global_latent, 0, 65536, "global-latent");
+  }
 
   std::map<std::string, std::string> metadata() const {
     auto text = [](auto v) { return legato::detail::concat(v); };
@@ -130,30 +157,43 @@ struct ModelConfig {
             "' = '", v, "' is not a number in [", lo, ", ", hi, "]");
       return x;
     };
+    // The flags' numbers: any finite value here, as validate() below checks
+    // the ranges train accepts; whole numbers must fit an int.
+    auto real = [&](const std::string& key) { return number(key, -1e300, 1e300); };
+    auto whole = [&](const std::string& key) {
+      const double x = number(key, -2147483647.0, 2147483647.0);
+      check(x == std::floor(x), source, ": metadata '", key, "' = '", get(key), "' is not a whole number");
+      return int(x);
+    };
     check(get("model") == "melody_vae", source, ": written by '", get("model"), "', not melody_vae");
     check(number("length", 1, 1e6) == kTwoSeqLength, source, ": length ", get("length"), " is not ", kTwoSeqLength);
     ModelConfig c;
     c.arch = parse_arch(get("arch"));
-    c.hidden = int(number("hidden", 1, 1 << 16));
-    c.latent = int(number("latent", 1, 1 << 16));
-    c.epochs = long(number("epochs", 0, 1e9));
-    c.batch = long(number("batch", 1, 1e9));
-    c.lr = number("lr", 0, 1e3);
-    c.weight_decay = number("weight_decay", 0, 1e3);
-    c.kl_weight = number("kl_weight", 0, 1e6);
-    c.warmup = number("warmup_epochs", 0, 1e9);
-    c.clip = number("clip", 0, 1e9);
+    c.hidden = whole("hidden");
+    c.latent = whole("latent");
+    c.epochs = whole("epochs");
+    c.batch = whole("batch");
+    c.lr = real("lr");
+    c.weight_decay = real("weight_decay");
+    c.kl_weight = real("kl_weight");
+    c.warmup = real("warmup_epochs");
+    c.clip = real("clip");
     c.seed = std::uint64_t(number("seed", 0, 1.8e19));
     if (!c.is_seed()) {
-      c.pitch_embed = int(number("pitch_embed", 1, 4096));
-      c.duration_embed = int(number("duration_embed", 1, 4096));
-      c.dropout = float(number("dropout", 0, 1));
+      c.pitch_embed = whole("pitch_embed");
+      c.duration_embed = whole("duration_embed");
+      c.dropout = float(real("dropout"));
       c.tie_embeddings = number("tie_embeddings", 0, 1) != 0;
-      c.augment_shift = int(number("augment_shift", 0, 1e6));
-      c.augment_transpose = int(number("augment_transpose", 0, 48));
-      c.global_latent = m.count("global_latent") ? int(number("global_latent", 0, 1 << 16)) : 0;  // older files: none
+      c.augment_shift = whole("augment_shift");
+      c.augment_transpose = whole("augment_transpose");
+      c.global_latent = m.count("global_latent") ? whole("global_latent") : 0;  // older files: none
       c.vocab.low = int(number("pitch_low", 0, 127));
       c.vocab.high = int(number("pitch_high", c.vocab.low, 127));
+    }
+    try {
+      c.validate();  // the ranges train accepts
+    } catch (const Error& e) {
+      fail(source, ": bad configuration in the metadata: ", e.what());
     }
     return c;
   }

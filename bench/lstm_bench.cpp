@@ -10,9 +10,10 @@
 //   lstm_fwd_bwd/B/T/V/H      the LSTM alone, forward + backward (vs oneDNN's primitive)
 //   lstm_fwd_bwd_onehot/...   the same through the dense entry point on one-hot rows
 //   lstm_fwd_bwd_meter_bf16/... the same (bf16) with the three ids per step of
-//                             melody_lstm's metric inputs
+//                             melody_lstm's format-2 metric inputs (no beat)
 //   lstm_fwd_bwd_lookback_bf16/... and with eight (metric with the beat, and the
-//                             lookback; its default adds two repeat ids)
+//                             lookback: format 3's default; format 4's adds two
+//                             repeat ids)
 //   lstm_*_bf16/...           train_last, train_seq, fwd_bwd and generate_token with
 //                             bf16 products and float sums in the recurrent GEMMs
 //                             (ops/bf16.hpp)
@@ -214,11 +215,13 @@ void BM_lstm_train_seq_lanes(benchmark::State& state) { BM_train_lanes(state, tr
 
 // The LSTM alone, forward and backward with a fixed output gradient: no head,
 // no optimiser. The like-for-like of oneDNN's primitive (dnnl_lstm_fwd_bwd).
-// Inputs::meter: melody_lstm's metric inputs (examples/melody_lstm/data.hpp),
-// three ids per step over V + 98 input columns (the token, its position in a
-// 16-step bar, the bar's length). Inputs::lookback: its format-3 default, five more
-// ids over 49 + 4 (V + 1) more columns (the beat's length, the tokens 1, 2,
-// 4 and 8 bars back, or "none"). What the extra ids cost the LSTM.
+// Inputs::meter: melody_lstm's metric inputs as format 2 coded them
+// (examples/melody_lstm/data.hpp), three ids per step over V + 98 input
+// columns (the token, its position in a 16-step bar, the bar's length); since
+// format 3 they add the beat's length, a fourth id. Inputs::lookback: format
+// 3's default, five more ids over 49 + 4 (V + 1) more columns (the beat's
+// length, the tokens 1, 2, 4 and 8 bars back, or "none"); format 4's default
+// adds two repeat ids, not measured here. What the extra ids cost the LSTM.
 enum class Inputs { token, meter, lookback };
 
 void fwd_bwd(benchmark::State& state, MatmulPrecision precision, Inputs inputs = Inputs::token) {
@@ -391,8 +394,8 @@ void BM_fma_peak(benchmark::State& state) {
 
 #ifdef __AVX512BF16__
 // The bf16 dot-product peak (AVX512_BF16's vdpbf16ps: 32 bf16 products summed
-// into 16 fp32 lanes per instruction). It is what a bf16 engine could reach
-// on this machine; legato's engine is fp32 throughout.
+// into 16 fp32 lanes per instruction). It is the peak that legato's opt-in
+// bf16 path (the lstm_*_bf16 benchmarks, ops/bf16.hpp) runs against.
 void BM_bf16_dot_peak(benchmark::State& state) {
   measure_peak(state, 12 * 32 * 2, [](long iterations) {
     __m512 acc[12];

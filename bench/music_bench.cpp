@@ -8,7 +8,7 @@
 // The seed's music21 pipeline took minutes for the same work.
 // Skipped (with a message) when the corpus is absent.
 //
-//   build/<dir>/bench/music_bench [--corpus DIR]     (default ../shared/data/esac, or $LEGATO_ESAC_DIR)
+//   build/<dir>/bench/music_bench [--corpus DIR]     (else $LEGATO_ESAC_DIR, else ../shared/data/esac)
 #include <benchmark/benchmark.h>
 
 #include <cstring>

@@ -8,10 +8,11 @@
 // songs have no unknown token, and store vocab.to_string() with the model
 // (for example in safetensors metadata): Vocabulary::parse gives it back.
 //
-//   std::vector<std::vector<std::string>> songs;                   // E-TS of each song
-//   for (const CorpusSong* s : corpus.split(Split::train)) songs.push_back(encode_timeseries(s->song));
-//   std::vector<std::string> stream = build_dataset(songs);        // song, 64 x "/", song, 64 x "/"…
-//   Vocabulary vocab = Vocabulary::from_tokens(stream);
+//   std::vector<std::vector<std::string>> songs, train;            // E-TS: every kept song; the training side
+//   for (const CorpusSong* s : corpus.split(Split::all)) songs.push_back(encode_timeseries(s->song));
+//   for (const CorpusSong* s : corpus.split(Split::train)) train.push_back(encode_timeseries(s->song));
+//   Vocabulary vocab = Vocabulary::from_songs(songs);              // both sides of the split
+//   std::vector<std::string> stream = build_dataset(train);        // song, 64 x "/", song, 64 x "/"…
 //   std::vector<int> ids = vocab.encode(stream);
 //   std::string saved = vocab.to_string();                         // "/ _ r 55 57 60 …"
 //   Vocabulary again = Vocabulary::parse(saved);                   // same ids

@@ -8,8 +8,8 @@
 //   c_t = f ⊙ c_{t-1} + i ⊙ g                            (B, H)
 //   h_t = o ⊙ tanh(c_t)                                  (B, H)
 //
-// Why fused: the composed cell (nn/lstm_cell) records ~15 graph nodes per step
-// and runs a small GEMM for the input of every step. Here
+// Why fused: the composed cell (lstm_cell_step in nn/lstm.hpp) records ~15
+// graph nodes per step and runs a small GEMM for the input of every step. Here
 //   1. the input projection of all T steps is ONE GEMM (T·B, I)·(I, 4H), or for
 //      token ids a gather of columns of W_ih (a one-hot row times W_ihᵀ is just
 //      a column of W_ih), with both biases folded in;
@@ -26,9 +26,10 @@
 // array math per row; easy to read) and a fused one: when compiled with
 // AVX-512 the one in lstm_kernels.hpp, with only AVX2 + FMA its 8-lane version
 // in lstm_kernels_avx2.hpp (weights packed once per call, the gate math fused
-// into the GEMM's register tile, two threads splitting the hidden units). They
-// compute the same thing; tests/test_lstm_fused.cpp checks both against plain
-// loops and finite differences. docs/lstm.md explains the kernels.
+// into the GEMM's register tile, the threads splitting the hidden units, each
+// taking its share). They compute the same thing; tests/test_lstm_fused.cpp
+// checks both against plain loops and finite differences. docs/lstm.md
+// explains the kernels.
 //
 // The returned tensor packs outputs and final cell state so that the op has a
 // single output (T+1, B, H): rows 0..T-1 are h_1..h_T, row T is c_T (h_T is
@@ -108,7 +109,9 @@ inline Dims check_args(const char* op, std::int64_t T, std::int64_t B, std::int6
 inline void gate_forward_row(float* __restrict z, const float* __restrict in, const float* __restrict c_prev,
                              float* __restrict c_next, float* __restrict h_next, std::int64_t H) {
   using lstm_kernels::sigmoid, lstm_kernels::tanh;
-  for (std::int64_t j = 0; j < H; ++j) {  // the compiler vectorises this loop
+  // Written so that the compiler can vectorise it, but GCC 12 leaves it scalar
+  // on the AVX2 build (perf annotate, docs/lstm.md section 4).
+  for (std::int64_t j = 0; j < H; ++j) {
     const float i = sigmoid(z[j] + in[j]), f = sigmoid(z[H + j] + in[H + j]);
     const float g = tanh(z[2 * H + j] + in[2 * H + j]), o = sigmoid(z[3 * H + j] + in[3 * H + j]);
     const float c = f * c_prev[j] + i * g;

@@ -15,8 +15,9 @@ namespace legato::lstm_kernels {
 
 // ------------------------------------------------------- gate functions ----
 // exp, sigmoid and tanh as straight-line float code with no library call, so
-// that the compiler vectorises the gate loops of the portable engine; the
-// AVX-512 engine below evaluates the very same formulas 16 lanes at a time.
+// that the compiler can vectorise the gate loops of the portable engine (GCC
+// 12 does not always: docs/lstm.md); the AVX-512 engine below evaluates the
+// very same formulas 16 lanes at a time.
 // Accuracy: exp to about 2 ulp; sigmoid and tanh to about 1e-7 absolute,
 // which is what the LSTM needs (their values live in [-1, 1]).
 
@@ -145,7 +146,7 @@ inline T* workspace(std::vector<T>& buffer, std::int64_t count) {
 // ever goes back to memory between the GEMM and the nonlinearity.
 //
 // Threads split the hidden units (panels), never the batch: each thread then
-// reads only its half of W_hh, which stays in its core's L2 from step to step.
+// reads only its share of W_hh, which stays in its core's L2 from step to step.
 // One OpenMP region spans the whole sequence, with one barrier per step (every
 // thread needs all of h_t before step t+1).
 

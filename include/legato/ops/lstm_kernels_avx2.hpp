@@ -12,7 +12,7 @@
 // docs/lstm.md explains the engines; tests/test_lstm_fused.cpp holds this one
 // to the plain-loop reference and to finite differences.
 
-#include "legato/ops/lstm_kernels.hpp"  // InputRows, BackwardOut, force_portable, workspace, split
+#include "legato/ops/lstm_kernels.hpp"  // InputRows, BackwardOut, force_portable, workspace, my_share (util/team.hpp)
 
 #if !LEGATO_LSTM_FAST_ENGINE && defined(__AVX2__) && defined(__FMA__) && !defined(LEGATO_LSTM_AVX2_ENGINE)
 #define LEGATO_LSTM_AVX2_ENGINE 1

@@ -4,10 +4,11 @@
 //   transpose_into(src, rows, cols, dst);   // dst (cols, rows) = srcᵀ
 //
 // The token-id LSTM (ops/lstm.hpp) turns W_ih (4H, I) into W_ihᵀ (I, 4H)
-// every forward and dW_ihᵀ back into dW_ih every backward; with melody_lstm's
-// 376 input columns that is two 1.5 MB transposes per training step, about
-// 8 % of it with Eigen's element-by-element copy (bench/RESULTS.md,
-// optimisation 15). With
+// every forward and dW_ihᵀ back into dW_ih every backward. With melody_lstm's
+// default inputs (V + 147 + 5 (V + 1) + 8 = 430 columns at V = 45) and H = 256
+// that is two 1.76 MB transposes per training step. At the 376 columns of the
+// time they took about 8 % of it with Eigen's element-by-element copy
+// (bench/RESULTS.md, optimisation 15). With
 // AVX-512, 16 × 16 tiles are transposed in registers: sixteen rows loaded,
 // three rounds of shuffles, sixteen columns stored; with AVX2, 8 × 8 tiles the
 // same way. The edges, and other builds, copy element by element.

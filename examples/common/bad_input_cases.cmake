@@ -36,6 +36,31 @@ function(expect_failure name)
   endif()
 endfunction()
 
+# --help (alone or after other flags) answers with a usage on stdout, nothing
+# on stderr, exit 0, and runs nothing else.
+function(expect_help name)
+  execute_process(COMMAND "${PROGRAM}" ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
+  if(NOT rc STREQUAL "0" OR NOT out MATCHES "^usage: " OR NOT err STREQUAL "")
+    message(SEND_ERROR "FAIL ${name}: exit '${rc}', stdout must start with 'usage: ' and stderr be empty\n"
+                       "  stderr: ${err}")
+    math(EXPR n "${failures} + 1")
+    set(failures ${n} PARENT_SCOPE)
+  else()
+    message(STATUS "ok   ${name}")
+  endif()
+endfunction()
+
+# After the refusals: none of these paths may exist (a refused command writes nothing).
+function(expect_nothing_left)
+  foreach(path ${ARGN})
+    if(EXISTS "${path}")
+      message(SEND_ERROR "FAIL a refused command left '${path}' behind")
+      math(EXPR n "${failures} + 1")
+      set(failures ${n} PARENT_SCOPE)
+    endif()
+  endforeach()
+endfunction()
+
 function(finish_bad_input_cases)
   if(failures GREATER 0)
     message(FATAL_ERROR "${failures} bad-input case(s) failed")

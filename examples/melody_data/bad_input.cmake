@@ -15,18 +15,6 @@ set(krn "${CMAKE_CURRENT_LIST_DIR}/../../data/ah_vous_dirai_je_maman.krn")
 set(no_notes_mid "${CMAKE_CURRENT_LIST_DIR}/testdata/no_notes.mid")  # a tempo event and nothing else
 file(WRITE "${WORK}/rests.tokens" "r _ _ _ r _\n")
 
-# --help answers with a usage on stdout and exit 0.
-function(expect_help name)
-  execute_process(COMMAND "${PROGRAM}" ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
-  if(NOT rc STREQUAL "0" OR NOT out MATCHES "^usage: ")
-    message(SEND_ERROR "FAIL ${name}: exit '${rc}', stdout does not start with 'usage: '\n  stderr: ${err}")
-    math(EXPR n "${failures} + 1")
-    set(failures ${n} PARENT_SCOPE)
-  else()
-    message(STATUS "ok   ${name}")
-  endif()
-endfunction()
-
 expect_help("--help" --help)
 expect_help("stats --help" stats --help)
 expect_help("encode --help" encode --help)

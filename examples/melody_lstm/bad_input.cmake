@@ -66,8 +66,6 @@ expect_failure("--bars not a number" generate --model "${model}" --out-dir "${WO
 expect_failure("--bars shorter than the primer" complete --model "${model}" --primer "${data}/ah_vous_dirai_je_maman.krn" --primer-steps 29 --out-dir "${WORK}/bad" --bars 1)
 expect_failure("--smoke with a missing corpus" --smoke --corpus "${WORK}/no_such_corpus")
 expect_failure("--smoke --work-dir is a file" --smoke --work-dir "${WORK}/not_a_model.safetensors")
-if(EXISTS "${WORK}/bad")
-  message(SEND_ERROR "FAIL: a refused generate or complete left '${WORK}/bad' behind")
-endif()
+expect_nothing_left("${WORK}/bad")
 
 finish_bad_input_cases()

@@ -35,19 +35,8 @@ expect_failure("train --out in a missing folder" train --config chord --out "${m
 expect_failure("evaluate on an empty corpus" evaluate --corpus "${WORK}/empty_corpus")
 expect_failure("evaluate --metrics-json in a missing folder" evaluate --corpus "${CORPUS}" --metrics-json "${missing}/m.json")
 expect_failure("--smoke has no --work-dir" --smoke --work-dir "${WORK}/a_file")
-if(EXISTS "${out_dir}" OR EXISTS "${missing}")
-  message(SEND_ERROR "FAIL a refused command left output behind")
-  math(EXPR failures "${failures} + 1")
-endif()
+expect_nothing_left("${out_dir}" "${missing}")
 
-# --help wins over --smoke: it prints the flags and runs nothing.
-execute_process(COMMAND "${PROGRAM}" --smoke --help RESULT_VARIABLE rc OUTPUT_VARIABLE help_out ERROR_VARIABLE err
-                TIMEOUT 10)
-if(NOT rc STREQUAL "0" OR NOT help_out MATCHES "usage" OR NOT err STREQUAL "")
-  message(SEND_ERROR "FAIL --smoke --help: exit '${rc}', stderr: ${err}")
-  math(EXPR failures "${failures} + 1")
-else()
-  message(STATUS "ok   --smoke --help prints the flags only")
-endif()
+expect_help("--help wins over --smoke: it prints the flags and runs nothing" --smoke --help)
 
 finish_bad_input_cases()

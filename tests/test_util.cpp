@@ -1,11 +1,13 @@
 // Utilities: the command-line parser, atomic files, the random generator.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "legato/util/cli.hpp"
 #include "legato/util/file.hpp"
 #include "legato/util/random.hpp"
+#include "legato/util/threads.hpp"
 
 using namespace legato;
 
@@ -27,6 +29,52 @@ TEST_CASE("command line: values, defaults, switches and errors") {
   CommandLine missing("prog", {"--out"});
   CHECK_THROWS_WITH_AS(missing.text("out", "", ""), "prog: --out needs a value", Error);
   CHECK_THROWS_AS(CommandLine("prog", {"stray"}), Error);
+
+  // A flag given twice is a mistake, not an override; a value past its
+  // type's range is refused rather than clamped (a clamped --epochs ran for ever).
+  CHECK_THROWS_WITH_AS(CommandLine("prog", {"--epochs", "1", "--epochs=2"}), "prog: --epochs is given twice", Error);
+  CommandLine huge("prog", {"--epochs", "99999999999999999999", "--lr", "1e400", "--clip", "0x1p-2"});
+  CHECK_THROWS_WITH_AS(huge.integer("epochs", 1, ""), "prog: --epochs = '99999999999999999999' is out of range", Error);
+  CHECK_THROWS_WITH_AS(huge.real("lr", 1, ""), "prog: --lr = '1e400' is out of range", Error);
+  CHECK_THROWS_WITH_AS(huge.real("clip", 1, ""), "prog: --clip expects a decimal number, got '0x1p-2'", Error);
+}
+
+TEST_CASE("LEGATO_NUM_THREADS must be a whole number of threads when it is set") {
+  const int before = num_threads();
+  for (const char* bad : {"abc", "0", "-1", "1.5", "", "99999"}) {
+    CAPTURE(bad);
+    ::setenv("LEGATO_NUM_THREADS", bad, 1);
+    CHECK_THROWS_WITH_AS(init_threads_from_env(),
+                         ("LEGATO_NUM_THREADS = '" + std::string(bad) + "' is not a whole number of threads in 1..1024")
+                             .c_str(),
+                         Error);
+  }
+  ::setenv("LEGATO_NUM_THREADS", "1", 1);
+  CHECK(init_threads_from_env() == 1);
+  ::unsetenv("LEGATO_NUM_THREADS");
+  set_num_threads(before);
+}
+
+TEST_CASE("output paths are checked before the work: folder missing, a folder for a file, a file for a folder") {
+  const auto dir = std::filesystem::temp_directory_path() / "legato_test_output_paths";
+  std::filesystem::create_directories(dir);
+  const std::string file = (dir / "a_file").string();
+  write_file_atomically(file, "x");
+  CHECK_NOTHROW(check_output_file((dir / "m.safetensors").string(), "out"));
+  CHECK_NOTHROW(check_output_file("", "out"));  // not asked for
+  CHECK_THROWS_WITH_AS(check_output_file((dir / "no" / "m.json").string(), "metrics-json"),
+                       ("--metrics-json '" + (dir / "no" / "m.json").string() + "': folder '" + (dir / "no").string() +
+                        "' does not exist")
+                           .c_str(),
+                       Error);
+  CHECK_THROWS_WITH_AS(check_output_file(dir.string(), "out"),
+                       ("--out '" + dir.string() + "' is a folder, not a file").c_str(), Error);
+  CHECK_NOTHROW(check_output_dir((dir / "new" / "deeper").string(), "out-dir"));  // made later
+  CHECK_THROWS_WITH_AS(check_output_dir(file, "out-dir"), ("--out-dir '" + file + "' exists and is not a folder").c_str(),
+                       Error);
+  CHECK_THROWS_WITH_AS(check_output_dir(file + "/sub", "out-dir"),
+                       ("--out-dir '" + file + "/sub' cannot be created: '" + file + "' is not a folder").c_str(), Error);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("atomic writes replace the file whole and leave no temporary behind") {

@@ -18,6 +18,18 @@
 
 namespace legato::examples {
 
+// An error message as one line: a line break that came in with the input
+// (a --title, a file name) is shown as "\n", so that stderr holds one line.
+inline std::string one_line(const std::string& message) {
+  std::string out;
+  for (char c : message) {
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else out += c;
+  }
+  return out;
+}
+
 // Runs body(args) and maps failures to exit codes: 1 for legato::Error (bad
 // input, named in the message), 2 for anything unexpected.
 inline int guarded_main(const char* program, int argc, char** argv,
@@ -26,13 +38,13 @@ inline int guarded_main(const char* program, int argc, char** argv,
   try {
     return body(args);
   } catch (const legato::Error& e) {
-    std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    std::fprintf(stderr, "%s: error: %s\n", program, one_line(e.what()).c_str());
     return 1;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "%s: error: out of memory\n", program);
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: internal error: %s\n", program, e.what());
+    std::fprintf(stderr, "%s: internal error: %s\n", program, one_line(e.what()).c_str());
     return 2;
   }
 }

@@ -89,4 +89,8 @@ else()
   endif()
 endif()
 
+# A line break that comes in with the input still gives one line of error.
+expect_failure("a two-line --title" decode "${WORK}/two_lines.krn" --tokens "60 _ _ _" --title "a\nb")
+expect_nothing_left("${WORK}/two_lines.krn")
+
 finish_bad_input_cases()

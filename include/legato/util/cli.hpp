@@ -67,6 +67,9 @@ class CommandLine {
     errno = 0;
     const double parsed = std::strtod(value.c_str(), &end);
     check(!value.empty() && end && *end == '\0', context_, ": --", name, " expects a number, got '", value, "'");
+    // strtod also reads C's hexadecimal floats ("0x1p-2"); a flag means decimal.
+    check(value.find_first_of("xX") == std::string::npos, context_, ": --", name, " expects a decimal number, got '",
+          value, "'");
     check(errno != ERANGE, context_, ": --", name, " = '", value, "' is out of range");
     return parsed;
   }

@@ -30,6 +30,8 @@
 
 #include "../common/example_main.hpp"
 
+using legato::examples::answered_help;
+
 using namespace legato;
 
 namespace {
@@ -45,7 +47,7 @@ struct Options {
 };
 
 constexpr const char* kUsage =
-    "usage: autograd_tour [--steps N] [--lr RATE] [--seed S] [--threads N] [--smoke]\n"
+    "autograd_tour [--steps N] [--lr RATE] [--seed S] [--threads N] [--smoke]\n"
     "Part 1 differentiates y = x^2 + 3x at x = 2; part 2 trains a small MLP on XOR and\n"
     "exits non-zero if it did not learn.";
 
@@ -60,10 +62,7 @@ std::optional<Options> parse(CommandLine& cli) {
   // --help lists it and finish() accepts it.
   cli.integer("threads", init_threads_from_env(), "worker threads for OpenMP and Eigen (or LEGATO_NUM_THREADS)");
   cli.flag("smoke", "the same run: it is already small enough for CI");
-  if (cli.wants_help()) {
-    std::printf("%s\n%s", kUsage, cli.help().c_str());
-    return std::nullopt;
-  }
+  if (answered_help(cli, kUsage)) return std::nullopt;
   cli.finish();
   // Ranges checked on the parsed values before any narrowing cast, so that no
   // input overflows (CommandLine already refused fractions, hex and text).

@@ -11,6 +11,15 @@
 get_filename_component(bad_input_program "${PROGRAM}" NAME_WE)
 set(failures 0)
 
+# Inside the functions below: counts a failed case in the script's
+# `failures` (a macro, so that it updates the calling function's copy and
+# passes it up; a macro's arguments are pasted as text, so the message stays
+# at the call).
+macro(count_failure)
+  math(EXPR failures "${failures} + 1")
+  set(failures ${failures} PARENT_SCOPE)
+endmacro()
+
 function(expect_failure name)
   execute_process(COMMAND "${PROGRAM}" ${ARGN}
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
@@ -29,8 +38,7 @@ function(expect_failure name)
   endif()
   if(problem)
     message(SEND_ERROR "FAIL ${name}: ${problem}\n  stderr: ${err}")
-    math(EXPR n "${failures} + 1")
-    set(failures ${n} PARENT_SCOPE)
+    count_failure()
   else()
     message(STATUS "ok   ${name}: ${err}")
   endif()
@@ -41,10 +49,8 @@ endfunction()
 function(expect_help name)
   execute_process(COMMAND "${PROGRAM}" ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
   if(NOT rc STREQUAL "0" OR NOT out MATCHES "^usage: " OR NOT err STREQUAL "")
-    message(SEND_ERROR "FAIL ${name}: exit '${rc}', stdout must start with 'usage: ' and stderr be empty\n"
-                       "  stderr: ${err}")
-    math(EXPR n "${failures} + 1")
-    set(failures ${n} PARENT_SCOPE)
+    message(SEND_ERROR "FAIL ${name}: exit '${rc}', stdout must start with 'usage: ' and stderr be empty\n  stderr: ${err}")
+    count_failure()
   else()
     message(STATUS "ok   ${name}")
   endif()
@@ -55,8 +61,7 @@ function(expect_nothing_left)
   foreach(path ${ARGN})
     if(EXISTS "${path}")
       message(SEND_ERROR "FAIL a refused command left '${path}' behind")
-      math(EXPR n "${failures} + 1")
-      set(failures ${n} PARENT_SCOPE)
+      count_failure()
     endif()
   endforeach()
 endfunction()

@@ -63,6 +63,14 @@ inline void require_directory(const std::string& dir, const char* what) {
   check(std::filesystem::is_directory(dir), what, ": corpus directory '", dir, "' does not exist");
 }
 
+// When --help was asked for, prints "usage: " + usage, then the declared
+// flags, and returns true: the command then returns 0 and does nothing else.
+inline bool answered_help(const CommandLine& cli, const std::string& usage) {
+  if (!cli.wants_help()) return false;
+  std::printf("usage: %s\n%s", usage.c_str(), cli.help().c_str());
+  return true;
+}
+
 // Applies --threads (default: LEGATO_NUM_THREADS, else all cores) and prints
 // the build banner on stderr.
 inline int setup_threads(CommandLine& cli) {

@@ -25,6 +25,8 @@
 #include "legato/util/cli.hpp"
 #include "legato/util/file.hpp"
 
+using legato::examples::answered_help;
+
 namespace {
 
 using namespace legato;
@@ -72,13 +74,6 @@ CommandArgs split_positional(const std::string& command, const std::vector<std::
   }
   out.flags.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
   return out;
-}
-
-// Prints the usage and the declared flags and returns true when --help was asked for.
-bool help(const CommandLine& cli, const char* usage) {
-  if (!cli.wants_help()) return false;
-  std::printf("usage: %s\n%s", usage, cli.help().c_str());
-  return true;
 }
 
 // The corpus of stats and encode: --corpus or $LEGATO_ESAC_DIR, which must exist.
@@ -170,7 +165,7 @@ int run_stats(const std::vector<std::string>& all_args) {
   CommandLine cli("stats", args.flags);
   const std::string dir = examples::corpus_dir(cli, "");
   const bool no_transpose = cli.flag("no-transpose", "keep every song in its own key");
-  if (help(cli, "melody_data stats --corpus DIR [--no-transpose]\n"
+  if (answered_help(cli, "melody_data stats --corpus DIR [--no-transpose]\n"
                 "The corpus report (files seen, parsed, rejected, filtered, kept), the vocabulary, pitch range\n"
                 "and length statistics, for all songs and each side of the split."))
     return 0;
@@ -207,7 +202,7 @@ int run_encode(const std::vector<std::string>& all_args) {
   const std::string encoding = cli.text("encoding", "timeseries", "timeseries | twoseq | vae1");
   const std::string split = cli.text("split", "all", "all | train | held-out");
   const bool no_transpose = cli.flag("no-transpose", "keep every song in its own key");
-  if (help(cli, "melody_data encode --corpus DIR [--encoding timeseries|twoseq|vae1] [--split all|train|held-out]\n"
+  if (answered_help(cli, "melody_data encode --corpus DIR [--encoding timeseries|twoseq|vae1] [--split all|train|held-out]\n"
                 "One line per kept song, sorted by file name: NAME<TAB>TOKENS; the report goes to standard error.\n"
                 "  timeseries: 16th steps, MIDI number / r / _     twoseq: PITCH:QUARTERS x 100 (99 = rest)\n"
                 "  vae1: 128 integers (pitch, 0 rest onset, 1 hold)"))
@@ -257,7 +252,7 @@ int run_convert(const std::vector<std::string>& all_args) {
   MidiWriteOptions options = midi_flags(cli);
   const double tempo = tempo_flag(cli);
   const bool transpose = cli.flag("transpose", "transpose to C major / A minor");
-  if (help(cli, "melody_data convert IN OUT [--format 0|1] [--tempo QPM] [--program N] [--transpose]\n"
+  if (answered_help(cli, "melody_data convert IN OUT [--format 0|1] [--tempo QPM] [--program N] [--transpose]\n"
                 "Between .krn and .mid, chosen by extension. --tempo is written as *MM in a .krn;\n"
                 "--format and --program apply to .mid output only."))
     return 0;
@@ -287,7 +282,7 @@ int run_decode(const std::vector<std::string>& all_args) {
   const std::string meter = cli.text("meter", "4/4", "meter N/D, e.g. 3/4 or 6/8");
   const double tempo = tempo_flag(cli);
   const MidiWriteOptions midi = midi_flags(cli);
-  if (help(cli, "melody_data decode OUT (--tokens \"60 _ 62 _\" | --tokens-file FILE) [flags]\n"
+  if (answered_help(cli, "melody_data decode OUT (--tokens \"60 _ 62 _\" | --tokens-file FILE) [flags]\n"
                 "Time-series tokens to a .mid or .krn file (--format and --program: .mid only)."))
     return 0;
   cli.finish();

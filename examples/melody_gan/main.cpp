@@ -21,6 +21,8 @@
 #include "commands.hpp"
 #include "smoke.hpp"
 
+using legato::examples::answered_help;
+
 namespace {
 
 using legato::CommandLine;
@@ -36,12 +38,6 @@ std::string default_corpus() {
 
 void declare_threads(CommandLine& cli) {
   cli.integer("threads", legato::num_threads(), "worker threads for OpenMP and Eigen (or LEGATO_NUM_THREADS)");
-}
-
-bool help(const CommandLine& cli, const char* usage) {
-  if (!cli.wants_help()) return false;
-  std::printf("usage: %s\n%s", usage, cli.help().c_str());
-  return true;
 }
 
 std::uint64_t non_negative(long v, const char* flag) {
@@ -70,7 +66,7 @@ int cmd_train(const std::vector<std::string>& args) {
   c.lr_d = cli.real("lr-d", 0, "discriminator Adam learning rate (default: 2e-4 simple, 1e-4 conv/complex)");
   c.seed = non_negative(cli.integer("seed", 1, "seed of the weights, batch order, z and dropout"), "seed");
   declare_threads(cli);
-  if (help(cli, "melody_gan train --corpus DIR --out MODEL.safetensors [flags]")) return 0;
+  if (answered_help(cli, "melody_gan train --corpus DIR --out MODEL.safetensors [flags]")) return 0;
   cli.finish();
   if (seed_setup) c.separate = c.seed_range = true;
   legato::examples::require_directory(req.corpus, "train");
@@ -98,7 +94,7 @@ int cmd_generate(const std::vector<std::string>& args) {
     req.rounding = Rounding::truncate;
   req.output = legato::examples::read_output_flags(cli, "the model's C major / A minor", "120 qpm, 4/4").over({});
   declare_threads(cli);
-  if (help(cli, "melody_gan generate --model MODEL --out-dir DIR [flags]")) return 0;
+  if (answered_help(cli, "melody_gan generate --model MODEL --out-dir DIR [flags]")) return 0;
   cli.finish();
   legato::check(!model_path.empty(), "generate: --model MODEL.safetensors is required");
   legato::check(!req.out_dir.empty(), "generate: --out-dir DIR is required");
@@ -121,7 +117,7 @@ int cmd_evaluate(const std::vector<std::string>& args) {
   req.rng_seed = non_negative(cli.integer("rng-seed", 1, "seed of the latent draws"), "rng-seed");
   req.metrics_json = cli.text("metrics-json", "", "write the evaluation as JSON");
   declare_threads(cli);
-  if (help(cli, "melody_gan evaluate --model MODEL --corpus DIR [flags]")) return 0;
+  if (answered_help(cli, "melody_gan evaluate --model MODEL --corpus DIR [flags]")) return 0;
   cli.finish();
   legato::check(!model_path.empty(), "evaluate: --model MODEL.safetensors is required");
   legato::examples::require_directory(req.corpus, "evaluate");
@@ -140,7 +136,7 @@ int cmd_smoke(const std::vector<std::string>& args) {
   opt.work_dir = cli.text("work-dir", "", "keep the models and melodies here (default: a temporary folder)");
   opt.corpus = cli.text("corpus", default_corpus(), "a small corpus (default: the repository's data/)");
   declare_threads(cli);
-  if (help(cli, "melody_gan --smoke [--work-dir DIR] [--corpus DIR]")) return 0;
+  if (answered_help(cli, "melody_gan --smoke [--work-dir DIR] [--corpus DIR]")) return 0;
   cli.finish();
   if (!opt.work_dir.empty()) legato::check_output_dir(opt.work_dir, "work-dir");
   legato::check(!opt.corpus.empty() && std::filesystem::is_directory(opt.corpus), "--smoke: corpus '", opt.corpus,

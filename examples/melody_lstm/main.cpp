@@ -30,6 +30,8 @@
 #include "smoke.hpp"
 #include "train.hpp"
 
+using legato::examples::answered_help;
+
 namespace {
 
 using legato::CommandLine;
@@ -73,13 +75,6 @@ legato::MatmulPrecision precision_of(const std::string& text) {
 
 constexpr const char* kGenerationPrecisionHelp =
     "bf16 products with float sums in the LSTM step, about half the time per token at H = 256";
-
-// Prints the flags and returns true when --help was asked for.
-bool help(const CommandLine& cli, const char* usage) {
-  if (!cli.wants_help()) return false;
-  std::printf("usage: %s\n%s", usage, cli.help().c_str());
-  return true;
-}
 
 // The mode is read first: window mode defaults to the seed's batch, rate, schedule and inputs.
 Hyper hyper_flags(CommandLine& cli) {
@@ -138,20 +133,12 @@ int cmd_train(const std::vector<std::string>& args) {
                           "steps per second; evaluation always runs in fp32");
   Hyper h = hyper_flags(cli);
   declare_threads(cli);
-  if (help(cli, "melody_lstm train --corpus DIR --out MODEL.safetensors [flags]")) return 0;
+  if (answered_help(cli, "melody_lstm train --corpus DIR --out MODEL.safetensors [flags]")) return 0;
   cli.finish();
   opt.precision = precision_of(precision);
   legato::examples::require_directory(opt.corpus, "train");
-  legato::check(!opt.out.empty(), "train: --out MODEL.safetensors is required");
   h.validate();
-  legato::check(opt.stop_after_steps >= 0, "--steps must be >= 0, got ", opt.stop_after_steps);
-  legato::check(opt.epochs >= 0, "--epochs must be >= 0, got ", opt.epochs);
-  legato::check(std::isfinite(opt.time_budget) && opt.time_budget >= 0,
-                "--time-budget must be a finite number of seconds >= 0, got ", opt.time_budget);
-  // The outputs are written after minutes of training: check their folders now.
-  legato::check_output_file(opt.out, "out");
-  legato::check_output_file(opt.best_out, "best-out");
-  legato::check_output_file(opt.metrics_json, "metrics-json");
+  check_train_options(opt);
   if (opt.epochs == 0 && opt.time_budget == 0) opt.epochs = 10;  // the seed's 10 epochs
   if (opt.resume)
     legato::check(std::filesystem::exists(opt.out), "train: --resume needs an existing checkpoint, '", opt.out,
@@ -164,9 +151,6 @@ int cmd_train(const std::vector<std::string>& args) {
   // Read the corpus (and the checkpoint to resume) before the banner, so that
   // bad input gets its one line of error and nothing else.
   const MelodyData data = load_melody_data(opt.corpus);
-  legato::check(opt.best_out.empty() || opt.best_out != opt.out, "--best-out must name another file than --out");
-  legato::check(opt.patience >= 0, "--patience must be >= 0, got ", opt.patience);
-  legato::check(opt.patience == 0 || !opt.best_out.empty(), "--patience needs --best-out (it watches the validation NLL)");
   if (opt.resume) {
     const LoadedModel saved = load_model(opt.out);
     require_same_vocabulary(saved.vocab, opt.out, data.vocab, opt.corpus);
@@ -174,8 +158,6 @@ int cmd_train(const std::vector<std::string>& args) {
     legato::check(saved.progress.validation_split == !opt.best_out.empty(), "--resume: '", opt.out, "' was trained ",
                   saved.progress.validation_split ? "with" : "without", " --best-out; resume it the same way");
   }
-  legato::check(opt.parallel == "lanes" || opt.parallel == "units", "--parallel must be 'lanes' or 'units', got '",
-                opt.parallel, "'");
   opt.threads = legato::examples::setup_threads(cli);
   if (opt.time_budget > 90 && opt.best_out.empty())
     std::fprintf(stderr,
@@ -225,7 +207,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   r.output = legato::examples::read_output_flags(cli, "the model's C major / A minor", "120 qpm, 4/4");
   const std::string precision = precision_flag(cli, kGenerationPrecisionHelp);
   declare_threads(cli, 1);
-  if (help(cli, "melody_lstm generate --model MODEL --out-dir DIR [flags]")) return 0;
+  if (answered_help(cli, "melody_lstm generate --model MODEL --out-dir DIR [flags]")) return 0;
   cli.finish();
   legato::check(!model_path.empty(), "generate: --model MODEL.safetensors is required");
   legato::check(!r.out_dir.empty(), "generate: --out-dir DIR is required");
@@ -263,7 +245,7 @@ int cmd_complete(const std::vector<std::string>& args) {
       "the primer's upbeat; with --meter or --pickup the model also reads the primer in those bars");
   const std::string precision = precision_flag(cli, kGenerationPrecisionHelp);
   declare_threads(cli, 1);
-  if (help(cli, "melody_lstm complete --model MODEL --primer FILE.krn|FILE.mid --out-dir DIR [flags]")) return 0;
+  if (answered_help(cli, "melody_lstm complete --model MODEL --primer FILE.krn|FILE.mid --out-dir DIR [flags]")) return 0;
   cli.finish();
   legato::check(!model_path.empty(), "complete: --model MODEL.safetensors is required");
   legato::check(!primer.empty(), "complete: --primer FILE.krn|FILE.mid is required");
@@ -289,7 +271,7 @@ int cmd_evaluate(const std::vector<std::string>& args) {
   const bool on_training = cli.flag("seed-style-on-training",
                                     "also score the seed-style accuracy on the training songs, as the seed measured its own");
   declare_threads(cli);
-  if (help(cli, "melody_lstm evaluate --model MODEL --corpus DIR [--seed-style-on-training]")) return 0;
+  if (answered_help(cli, "melody_lstm evaluate --model MODEL --corpus DIR [--seed-style-on-training]")) return 0;
   cli.finish();
   legato::check(!model_path.empty(), "evaluate: --model MODEL.safetensors is required");
   legato::examples::require_directory(corpus, "evaluate");
@@ -322,7 +304,7 @@ int cmd_smoke(const std::vector<std::string>& args) {
   opt.corpus = cli.text("corpus", default_corpus(),
                         "corpus to use (default: data/, else a tiny written one; \"\" for the tiny one)");
   declare_threads(cli);
-  if (help(cli, "melody_lstm --smoke [--work-dir DIR] [--corpus DIR]")) return 0;
+  if (answered_help(cli, "melody_lstm --smoke [--work-dir DIR] [--corpus DIR]")) return 0;
   cli.finish();
   std::error_code ec;
   legato::check(opt.work_dir.empty() || !std::filesystem::exists(opt.work_dir, ec) ||

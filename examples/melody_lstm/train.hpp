@@ -134,6 +134,27 @@ inline void split_validation(const std::vector<SongIds>& songs, std::vector<Song
   for (std::size_t i = 0; i < songs.size(); ++i) (i % 10 == 0 ? validation : training).push_back(songs[i]);
 }
 
+// Every option of a training run that can be refused without reading the
+// corpus; `train` runs it first, and the command before its banner. The
+// outputs are written after minutes of training, so their folders are checked
+// here.
+inline void check_train_options(const TrainOptions& opt) {
+  using legato::check;
+  check(!opt.out.empty(), "train: --out MODEL.safetensors is required");
+  check(opt.stop_after_steps >= 0, "--steps must be >= 0, got ", opt.stop_after_steps);
+  check(opt.epochs >= 0, "--epochs must be >= 0, got ", opt.epochs);
+  check(std::isfinite(opt.time_budget) && opt.time_budget >= 0,
+        "--time-budget must be a finite number of seconds >= 0, got ", opt.time_budget);
+  check(opt.parallel == "lanes" || opt.parallel == "units", "--parallel must be 'lanes' or 'units', got '",
+        opt.parallel, "'");
+  check(opt.best_out.empty() || opt.best_out != opt.out, "--best-out must name another file than --out");
+  check(opt.patience >= 0, "--patience must be >= 0, got ", opt.patience);
+  check(opt.patience == 0 || !opt.best_out.empty(), "--patience needs --best-out (it watches the validation NLL)");
+  legato::check_output_file(opt.out, "out");
+  legato::check_output_file(opt.best_out, "best-out");
+  legato::check_output_file(opt.metrics_json, "metrics-json");
+}
+
 // With --resume, the hyperparameter flags the user typed (`given`) must
 // agree with the checkpoint's: a resumed run keeps the checkpoint's.
 inline void check_resume_flags(const Hyper& h, const Hyper& saved, const std::vector<std::string>& given,
@@ -167,12 +188,7 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
                          const MelodyData* preloaded = nullptr) {
   using legato::check;
   h.validate();
-  check(!opt.out.empty(), "train: --out MODEL.safetensors is required");
-  check(opt.epochs >= 0, "--epochs must be >= 0, got ", opt.epochs);
-  check(opt.time_budget >= 0 && std::isfinite(opt.time_budget), "--time-budget must be >= 0 seconds, got ",
-        opt.time_budget);
-  check(opt.parallel == "lanes" || opt.parallel == "units", "--parallel must be 'lanes' or 'units', got '",
-        opt.parallel, "'");
+  check_train_options(opt);
   const int lane_threads = opt.parallel == "lanes" ? std::max(1, opt.threads) : 1;
   require_precision(opt.precision);
   std::optional<MelodyData> own;
@@ -180,9 +196,6 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   const MelodyData& data = preloaded ? *preloaded : *own;
   const std::int32_t slash = data.vocab.delimiter_id();
   const bool keep_best = !opt.best_out.empty();
-  check(!keep_best || opt.best_out != opt.out, "--best-out must name another file than --out");
-  check(opt.patience >= 0 && (opt.patience == 0 || keep_best), "--patience N needs --best-out (it watches the validation "
-        "NLL) and N >= 0, got ", opt.patience);
   std::vector<SongIds> kept_for_training, validation_songs;
   if (keep_best) split_validation(data.train, kept_for_training, validation_songs);
   const std::vector<SongIds>& training_songs = keep_best ? kept_for_training : data.train;

@@ -46,6 +46,8 @@
 #include "legato/util/random.hpp"
 #include "legato/util/timer.hpp"
 
+using legato::examples::answered_help;
+
 namespace {
 
 using namespace legato;
@@ -195,12 +197,6 @@ void declare_threads(CommandLine& cli) {
   cli.integer("threads", init_threads_from_env(), "worker threads for OpenMP and Eigen");
 }
 
-bool help_requested(CommandLine& cli, const char* usage) {
-  if (!cli.wants_help()) return false;
-  std::printf("%s\n%s", usage, cli.help().c_str());
-  return true;
-}
-
 // ------------------------------------------------------------- commands ----
 
 int cmd_generate(const std::vector<std::string>& args) {
@@ -214,7 +210,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   const music::MelodyOutput output =
       examples::read_output_flags(cli, "the configuration's pitches", "120 qpm, 4/4").over({});
   declare_threads(cli);
-  if (help_requested(cli, "usage: melody_random generate [--config basic|chromatic|chord|all] [--count N] "
+  if (answered_help(cli, "melody_random generate [--config basic|chromatic|chord|all] [--count N] "
                           "[--seed S] [--out-dir DIR]"))
     return 0;
   cli.finish();
@@ -264,7 +260,7 @@ int cmd_train(const std::vector<std::string>& args) {
   CommandLine cli("melody_random train", args);
   auto configs = chosen_configs(cli);
   const std::string out = cli.text("out", "", "where to write the configuration (.safetensors)");
-  if (help_requested(cli, "usage: melody_random train --config basic|chromatic|chord --out FILE.safetensors\n"
+  if (answered_help(cli, "melody_random train --config basic|chromatic|chord --out FILE.safetensors\n"
                           "There is nothing to learn: this stores the configuration for `generate --model`."))
     return 0;
   cli.finish();
@@ -332,7 +328,7 @@ int cmd_evaluate(const std::vector<std::string>& args) {
   const std::string corpus = cli.text("corpus", "", "also report the held-out songs of this corpus (optional)");
   const std::string metrics = cli.text("metrics-json", "", "write the statistics as JSON here");
   declare_threads(cli);
-  if (help_requested(cli, "usage: melody_random evaluate [--config ...] [--count 100] [--seed S] [--corpus DIR]\n"
+  if (answered_help(cli, "melody_random evaluate [--config ...] [--count 100] [--seed S] [--corpus DIR]\n"
                           "Statistics of generated samples (there is no held-out likelihood: the model gives\n"
                           "probability 0 to most real songs, whose pitches leave its list)."))
     return 0;
@@ -418,7 +414,7 @@ Melody merged(const music::Song& song) {
 int cmd_smoke(const std::vector<std::string>& args) {
   CommandLine cli("melody_random --smoke", args);
   declare_threads(cli);
-  if (help_requested(cli, "usage: melody_random --smoke [--threads N]\n"
+  if (answered_help(cli, "melody_random --smoke [--threads N]\n"
                           "A few seconds of end-to-end checks of every command, in a temporary folder."))
     return 0;
   cli.finish();

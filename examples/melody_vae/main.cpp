@@ -52,6 +52,8 @@
 #include "vae_eval.hpp"
 #include "vae_model.hpp"
 
+using legato::examples::answered_help;
+
 namespace {
 
 using namespace legato;
@@ -82,12 +84,6 @@ double load_average() {
 // (printed by examples::setup_threads) comes only after the flags passed.
 void declare_threads(CommandLine& cli) {
   cli.integer("threads", init_threads_from_env(), "worker threads for OpenMP and Eigen");
-}
-
-bool help_requested(CommandLine& cli, const char* usage) {
-  if (!cli.wants_help()) return false;
-  std::printf("%s\n%s", usage, cli.help().c_str());
-  return true;
 }
 
 // An integer flag stored as an int: a value beyond int would wrap when cast
@@ -378,7 +374,7 @@ int cmd_train(const std::vector<std::string>& args) {
   }
   const long seed = cli.integer("seed", 1, "random seed (weights, noise, shuffling)");
   declare_threads(cli);
-  if (help_requested(cli, "usage: melody_vae train --corpus DIR --out MODEL.safetensors [--arch conv|mlp|seed-notes|seed-rhythm]\n"
+  if (answered_help(cli, "melody_vae train --corpus DIR --out MODEL.safetensors [--arch conv|mlp|seed-notes|seed-rhythm]\n"
                           "Defaults follow --arch: the seed's values (spec §5) for seed-notes / seed-rhythm."))
     return 0;
   cli.finish();
@@ -521,7 +517,7 @@ int cmd_evaluate(const std::vector<std::string>& args) {
   const long seed = cli.integer("seed", long(kEvalSeed), "seed of the sampled-z draws");
   const std::string metrics = cli.text("metrics-json", "", "write the metrics as JSON here");
   declare_threads(cli);
-  if (help_requested(cli, "usage: melody_vae evaluate --model M [--rhythm-model R] --corpus DIR [--split held-out]\n"
+  if (answered_help(cli, "melody_vae evaluate --model M [--rhythm-model R] --corpus DIR [--split held-out]\n"
                           "Reconstruction accuracy per position (pitch, duration), the ELBO and the KL."))
     return 0;
   cli.finish();
@@ -768,7 +764,7 @@ int cmd_generate(const std::vector<std::string>& args) {
       examples::read_output_flags(cli, "the model's C major / A minor (--from, --interpolate: the (first) song's key)",
                                   "120 qpm, 4/4; --from and --interpolate: the (first) song's");
   declare_threads(cli);
-  if (help_requested(cli, "usage: melody_vae generate --model M [--rhythm-model R] --out-dir DIR\n"
+  if (answered_help(cli, "melody_vae generate --model M [--rhythm-model R] --out-dir DIR\n"
                           "       [--count N | --from FILE --variation V | --interpolate A B --steps N]\n"
                           "       [--decode argmax|sample --temperature T] [--seed S] [--transpose N --bpm Q --meter N/D]\n"
                           "The model writes in C major / A minor (the corpus is transposed so); --from and --interpolate\n"
@@ -885,7 +881,7 @@ int cmd_smoke(const std::vector<std::string>& args) {
                                 "use this corpus (default: the repository's data/ when it has at least 8 training "
                                 "songs and a held-out one, else a tiny made-up one in a temporary folder)");
   declare_threads(cli);
-  if (help_requested(cli, "usage: melody_vae --smoke [--corpus DIR] [--threads N]\n"
+  if (answered_help(cli, "melody_vae --smoke [--corpus DIR] [--threads N]\n"
                           "A few seconds of end-to-end checks: train, evaluate and generate with every --arch."))
     return 0;
   cli.finish();

@@ -1,8 +1,12 @@
 // Utilities: the command-line parser, atomic files, the random generator.
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "legato/util/cli.hpp"
 #include "legato/util/file.hpp"
@@ -89,6 +93,37 @@ TEST_CASE("atomic writes replace the file whole and leave no temporary behind") 
   CHECK(entries == 1);
   CHECK_THROWS_WITH_AS(read_file((dir / "missing").string()), doctest::Contains("cannot open for reading"), Error);
   CHECK_THROWS_AS(write_file_atomically((dir / "no/such/dir/x").string(), "x"), Error);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a kill while a file is being written removes its temporary, and only that one") {
+  const auto dir = std::filesystem::temp_directory_path() / ("legato_test_kill_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto pending = dir / "melody.krn.tmp-pending";  // still being written when the signal lands
+  const auto finished = dir / "done.krn";               // its guard ended: an ordinary file now
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {  // the child writes and is killed; it never returns to doctest
+    { const TemporaryFileGuard released(finished); write_file_atomically(finished, "kept"); }
+    const TemporaryFileGuard guard(pending);
+    write_file_atomically(dir / "unrelated.bin", "x");
+    { std::ofstream(pending) << "half a melo"; }
+    // doctest handles SIGTERM and SIGINT itself during a test, so the cleanup
+    // must have left those alone (exit 4 if not); it took SIGHUP.
+    struct sigaction term = {};
+    ::sigaction(SIGTERM, nullptr, &term);
+    if (term.sa_handler == detail::remove_temporaries_and_reraise) ::_exit(4);
+    ::raise(SIGHUP);
+    ::_exit(3);  // reached only if no handler removed the file and re-raised
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  INFO("child exit status ", (WIFEXITED(status) ? WEXITSTATUS(status) : -1));
+  CHECK(WIFSIGNALED(status));
+  if (WIFSIGNALED(status)) CHECK(WTERMSIG(status) == SIGHUP);  // the kill still reads as a kill
+  CHECK_FALSE(std::filesystem::exists(pending));
+  CHECK(std::filesystem::exists(finished));
+  CHECK(std::filesystem::exists(dir / "unrelated.bin"));
   std::filesystem::remove_all(dir);
 }
 

@@ -2,16 +2,21 @@
 // Reading whole files and writing them atomically: the bytes go to a
 // temporary file beside the target, which is then renamed over it, so a
 // crash or a full disk never leaves a half-written file under the real name.
+// Ctrl-C or a kill (SIGINT, SIGTERM, SIGHUP) while a file is being written
+// removes its temporary too, unless the program handles those signals itself.
 //
 //   std::string bytes = read_file("song.mid");
 //   write_file_atomically("out.krn", text);
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -64,11 +69,87 @@ inline void check_output_dir(const std::string& dir, const std::string& flag) {
         "' is not writable");
 }
 
+namespace detail {
+
+// The temporaries being written right now, in fixed slots, because a signal
+// handler may only read plain memory and make async-signal-safe calls
+// (unlink, sigaction, raise). `ready` is set once `path` is complete.
+struct PendingTemporary {
+  std::atomic<bool> claimed{false};
+  std::atomic<bool> ready{false};
+  char path[4096] = {};
+};
+inline std::array<PendingTemporary, 32> pending_temporaries;
+constexpr std::array<int, 3> kCleanupSignals = {SIGINT, SIGTERM, SIGHUP};
+
+// Removes every pending temporary, then dies of the same signal with the
+// default action, so the exit status still says what killed the program.
+inline void remove_temporaries_and_reraise(int signal_number) {
+  for (PendingTemporary& slot : pending_temporaries)
+    if (slot.ready.load(std::memory_order_acquire)) ::unlink(slot.path);
+  struct sigaction default_action = {};
+  default_action.sa_handler = SIG_DFL;
+  ::sigaction(signal_number, &default_action, nullptr);
+  ::raise(signal_number);
+}
+
+// Installed once, and only for signals still at their default action: a
+// program that ignores or handles one of them keeps its own behaviour.
+inline void install_temporary_cleanup() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int signal_number : kCleanupSignals) {
+      struct sigaction current = {};
+      if (::sigaction(signal_number, nullptr, &current) != 0 || current.sa_handler != SIG_DFL) continue;
+      struct sigaction cleanup = {};
+      cleanup.sa_handler = remove_temporaries_and_reraise;
+      sigemptyset(&cleanup.sa_mask);
+      ::sigaction(signal_number, &cleanup, nullptr);
+    }
+  });
+}
+
+}  // namespace detail
+
+// Registers a temporary file for removal if the program is killed while it
+// exists; the registration ends with the object. With every slot taken (32
+// files written at once) the file is simply not registered.
+class TemporaryFileGuard {
+ public:
+  explicit TemporaryFileGuard(const std::filesystem::path& temporary) {
+    const std::string& name = temporary.native();
+    if (name.size() >= sizeof(detail::PendingTemporary::path)) return;
+    detail::install_temporary_cleanup();
+    for (detail::PendingTemporary& candidate : detail::pending_temporaries) {
+      bool expected = false;
+      if (!candidate.claimed.compare_exchange_strong(expected, true)) continue;
+      name.copy(candidate.path, name.size());
+      candidate.path[name.size()] = '\0';
+      candidate.ready.store(true, std::memory_order_release);
+      slot_ = &candidate;
+      return;
+    }
+  }
+  ~TemporaryFileGuard() {
+    if (slot_ == nullptr) return;
+    slot_->ready.store(false, std::memory_order_release);
+    slot_->claimed.store(false, std::memory_order_release);
+  }
+  TemporaryFileGuard(const TemporaryFileGuard&) = delete;
+  TemporaryFileGuard& operator=(const TemporaryFileGuard&) = delete;
+
+ private:
+  detail::PendingTemporary* slot_ = nullptr;
+};
+
 inline void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
   // The process id keeps two programs apart, the counter two threads.
   static std::atomic<unsigned> counter{0};
   std::filesystem::path temporary = path;
   temporary += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  // Registered before the file exists; after the rename the handler's unlink
+  // finds nothing under the temporary's name, which is harmless.
+  const TemporaryFileGuard remove_if_killed(temporary);
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     if (!out.good()) {  // name the file asked for, and why (the temporary is an implementation detail)

@@ -79,6 +79,7 @@ struct PendingTemporary {
   std::atomic<bool> ready{false};
   char path[4096] = {};
 };
+static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler reads these flags");
 inline std::array<PendingTemporary, 32> pending_temporaries;
 constexpr std::array<int, 3> kCleanupSignals = {SIGINT, SIGTERM, SIGHUP};
 

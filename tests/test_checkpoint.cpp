@@ -9,29 +9,17 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unistd.h>
 
 #include "gradcheck.hpp"
 #include "legato/io.hpp"
+#include "scratch_dir.hpp"
 
 using namespace legato;
 using legato::testing::error_of;
+using legato::testing::ScratchDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct ScratchDir {
-  fs::path path = fs::temp_directory_path() / "legato_checkpoint_test_";
-  ScratchDir() {
-    path += std::to_string(::getpid());
-    fs::create_directories(path);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 // A two-level module: parameters, a buffer and a child, as a layer would register them.
 struct Child : nn::Module {
@@ -54,7 +42,7 @@ struct Net : nn::Module {
 }  // namespace
 
 TEST_CASE("a state dict saved and loaded by name lands in the module's own tensors") {
-  ScratchDir dir;
+  ScratchDir dir("checkpoint");
   const std::string path = dir.file("net.safetensors");
   Net a(1), b(2);
   CHECK(max_abs_diff(a.body->weight, b.body->weight) > 0.f);
@@ -79,7 +67,7 @@ TEST_CASE("a state dict saved and loaded by name lands in the module's own tenso
 }
 
 TEST_CASE("missing, unexpected and mis-shaped tensors are named; a failed load changes nothing") {
-  ScratchDir dir;
+  ScratchDir dir("checkpoint");
   const std::string path = dir.file("partial.safetensors");
   Rng rng(9);
   const Tensor w = Tensor::normal({3, 2}, 0.f, 1.f, rng);

@@ -7,9 +7,11 @@
 #include <string>
 
 #include "legato/music.hpp"
+#include "scratch_dir.hpp"
 
 using namespace legato;
 using namespace legato::music;
+using legato::testing::ScratchDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -144,8 +146,8 @@ TEST_CASE("notated_pieces spells any duration as standard values") {
 }
 
 TEST_CASE("a generated melody is written to .mid and .krn with one call each") {
-  const fs::path dir = fs::temp_directory_path() / "legato_test_music_writer";
-  fs::create_directories(dir);
+  const ScratchDir scratch("music_writer");
+  const std::filesystem::path& dir = scratch.path;
   // What an LSTM sample looks like after decode_timeseries.
   const Melody tune = decode_timeseries(split_tokens("60 _ _ _ 62 _ 64 _ _ _ _ _ r _ 67 _ _ _ _ _ _ _ _ _ _ r"));
   write_melody_midi(dir / "sample.mid", tune);
@@ -157,7 +159,6 @@ TEST_CASE("a generated melody is written to .mid and .krn with one call each") {
   CHECK(melody_of(from_kern, true) == tune);
   CHECK(from_kern.events.size() == tune.size() + 2);  // the last G crosses a barline and needs a tied 2 + 1/4
   CHECK(from_kern.title == "legato melody");
-  fs::remove_all(dir);
 }
 
 TEST_CASE("melody_output: parse_meter accepts N/D and names what it refuses") {
@@ -177,8 +178,8 @@ TEST_CASE("melody_output: transposed moves notes, keeps rests, refuses to leave 
 }
 
 TEST_CASE("melody_output: the written key is the key of the notes; tempo and meter as asked") {
-  const fs::path dir = fs::temp_directory_path() / "legato_test_melody_output";
-  fs::create_directories(dir);
+  const ScratchDir scratch("melody_output");
+  const std::filesystem::path& dir = scratch.path;
   // An A-minor tune: A C E, G# leading tone, ending on A. Written as is, then up a fourth (d minor).
   const Melody tune = {{69, 1.0}, {72, 1.0}, {76, 1.0}, {68, 0.5}, {71, 0.5}, {69, 2.0}};
   MelodyOutput as_is;
@@ -210,7 +211,6 @@ TEST_CASE("melody_output: the written key is the key of the notes; tempo and met
   slow.tempo_qpm = 5;
   CHECK_THROWS_WITH_AS(melody_info(tune, slow, "slow"),
                        doctest::Contains("tempo 5 is outside 10..400"), Error);
-  fs::remove_all(dir);
 }
 
 TEST_CASE("melody_output: an upbeat keeps the bars where they belong") {
@@ -235,8 +235,8 @@ TEST_CASE("melody_output: an upbeat keeps the bars where they belong") {
   CHECK(pickup_of(plain) == Rational(0));
   CHECK(plain.events.size() > song.events.size());
   // Round trip through a .krn file, and an ESAC-style first full bar has no upbeat.
-  const fs::path dir = fs::temp_directory_path() / "legato_test_pickup";
-  fs::create_directories(dir);
+  const ScratchDir scratch("pickup");
+  const std::filesystem::path& dir = scratch.path;
   MelodyOutput out;
   out.meter = Meter::regular_meter(3, 4);
   out.pickup = Rational(1);
@@ -247,7 +247,6 @@ TEST_CASE("melody_output: an upbeat keeps the bars where they belong") {
   REQUIRE(from_midi.size() == tune.size() + 1);
   CHECK(from_midi.front() == MelodyNote{kRest, 2.0});
   CHECK(Melody(from_midi.begin() + 1, from_midi.end()) == tune);
-  fs::remove_all(dir);
   CHECK(pickup_of(parse_kern("**kern\n*M2/4\n4c\n4d\n=1\n2e\n==\n*-\n", "esac")) == Rational(0));
   CHECK(pickup_of(parse_kern("**kern\n*M6/8\n8c\n=1\n4.d\n4.e\n==\n*-\n", "six-eight")) == Rational(1, 2));
   CHECK(pickup_of(parse_kern("**kern\n*MX\n8c\n=1\n4.d\n==\n*-\n", "irregular")) == Rational(0));

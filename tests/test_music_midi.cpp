@@ -8,9 +8,11 @@
 #include <string>
 
 #include "legato/music.hpp"
+#include "scratch_dir.hpp"
 
 using namespace legato;
 using namespace legato::music;
+using legato::testing::ScratchDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -197,8 +199,8 @@ TEST_CASE("the reader refuses bad bytes with an Error naming the offset") {
 }
 
 TEST_CASE("files: written atomically, read back by extension; unknown extensions are refused") {
-  const fs::path dir = fs::temp_directory_path() / "legato_test_music_midi";
-  fs::create_directories(dir);
+  const ScratchDir scratch("music_midi");
+  const std::filesystem::path& dir = scratch.path;
   const Song s = two_four_song();
   write_song(dir / "a.mid", s);
   write_song(dir / "a.krn", s);
@@ -208,5 +210,4 @@ TEST_CASE("files: written atomically, read back by extension; unknown extensions
   CHECK_THROWS_AS(read_song(dir / "missing.mid"), Error);
   for (const auto& entry : fs::directory_iterator(dir))
     CHECK(entry.path().filename().string().find(".tmp") == std::string::npos);  // no temporary left behind
-  fs::remove_all(dir);
 }

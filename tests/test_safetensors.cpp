@@ -10,33 +10,20 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <unistd.h>
 
 #include "gradcheck.hpp"
 #include "legato/io.hpp"
+#include "scratch_dir.hpp"
 
 using namespace legato;
 using legato::testing::error_of;
+using legato::testing::ScratchDir;
 namespace fs = std::filesystem;
 
 namespace {
 
 const std::string kFixtures = LEGATO_SOURCE_DIR "/tests/fixtures/";
 const char* kRegenerate = "regenerate with: python3 tests/fixtures/make_io_fixtures.py";
-
-// A scratch folder for this process, removed at exit.
-struct ScratchDir {
-  fs::path path = fs::temp_directory_path() / "legato_safetensors_test_";
-  ScratchDir() {
-    path += std::to_string(::getpid());
-    fs::create_directories(path);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -103,7 +90,7 @@ TEST_CASE("a file written by Python's safetensors loads exactly") {
 }
 
 TEST_CASE("save then load gives back the same names, order, shapes, bits and metadata") {
-  ScratchDir dir;
+  ScratchDir dir("safetensors");
   const auto tensors = sample_tensors();
   const std::map<std::string, std::string> metadata{{"hidden", "256"}, {"note", "say \"hi\"\n\u266a"}};
   const std::string path = dir.file("model.safetensors");
@@ -143,7 +130,7 @@ TEST_CASE("save then load gives back the same names, order, shapes, bits and met
 }
 
 TEST_CASE("the writer refuses names and tensors it cannot store") {
-  ScratchDir dir;
+  ScratchDir dir("safetensors");
   const std::string path = dir.file("x.safetensors");
   const Tensor one = Tensor::ones({1});
   CHECK(error_of([&] { save_safetensors(path, {{"a", one}, {"a", one}}); }) ==
@@ -160,7 +147,7 @@ TEST_CASE("the writer refuses names and tensors it cannot store") {
 }
 
 TEST_CASE("missing files and folders give clear errors") {
-  ScratchDir dir;
+  ScratchDir dir("safetensors");
   CHECK(error_of([&] { load_safetensors(dir.file("absent.safetensors")); }) ==
         "safetensors '" + dir.file("absent.safetensors") + "': no such file");
   CHECK(error_of([&] { load_safetensors(dir.path.string()); }) ==

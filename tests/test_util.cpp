@@ -12,8 +12,10 @@
 #include "legato/util/file.hpp"
 #include "legato/util/random.hpp"
 #include "legato/util/threads.hpp"
+#include "scratch_dir.hpp"
 
 using namespace legato;
+using legato::testing::ScratchDir;
 
 TEST_CASE("command line: values, defaults, switches and errors") {
   CommandLine cli("prog train", {"--epochs", "3", "--lr=0.01", "--smoke", "--out", "m.safetensors"});
@@ -60,8 +62,8 @@ TEST_CASE("LEGATO_NUM_THREADS must be a whole number of threads when it is set")
 }
 
 TEST_CASE("output paths are checked before the work: folder missing, a folder for a file, a file for a folder") {
-  const auto dir = std::filesystem::temp_directory_path() / "legato_test_output_paths";
-  std::filesystem::create_directories(dir);
+  const ScratchDir scratch("output_paths");
+  const std::filesystem::path& dir = scratch.path;
   const std::string file = (dir / "a_file").string();
   write_file_atomically(file, "x");
   CHECK_NOTHROW(check_output_file((dir / "m.safetensors").string(), "out"));
@@ -78,12 +80,11 @@ TEST_CASE("output paths are checked before the work: folder missing, a folder fo
                        Error);
   CHECK_THROWS_WITH_AS(check_output_dir(file + "/sub", "out-dir"),
                        ("--out-dir '" + file + "/sub' cannot be created: '" + file + "' is not a folder").c_str(), Error);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("atomic writes replace the file whole and leave no temporary behind") {
-  const auto dir = std::filesystem::temp_directory_path() / "legato_test_util";
-  std::filesystem::create_directories(dir);
+  const ScratchDir scratch("util");
+  const std::filesystem::path& dir = scratch.path;
   const std::string path = (dir / "file.bin").string();
   write_file_atomically(path, "first");
   write_file_atomically(path, std::string("sec\0ond", 7));
@@ -93,12 +94,11 @@ TEST_CASE("atomic writes replace the file whole and leave no temporary behind") 
   CHECK(entries == 1);
   CHECK_THROWS_WITH_AS(read_file((dir / "missing").string()), doctest::Contains("cannot open for reading"), Error);
   CHECK_THROWS_AS(write_file_atomically((dir / "no/such/dir/x").string(), "x"), Error);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("a kill while a file is being written removes its temporary, and only that one") {
-  const auto dir = std::filesystem::temp_directory_path() / ("legato_test_kill_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const ScratchDir scratch("kill");  // the child dies by the signal, so only the parent removes it
+  const std::filesystem::path& dir = scratch.path;
   const auto pending = dir / "melody.krn.tmp-pending";  // still being written when the signal lands
   const auto finished = dir / "done.krn";               // its guard ended: an ordinary file now
   const pid_t child = ::fork();
@@ -124,7 +124,6 @@ TEST_CASE("a kill while a file is being written removes its temporary, and only 
   CHECK_FALSE(std::filesystem::exists(pending));
   CHECK(std::filesystem::exists(finished));
   CHECK(std::filesystem::exists(dir / "unrelated.bin"));
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("random generator: bounded integers stay in range and cover it") {

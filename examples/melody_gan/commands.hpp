@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "examples/common/metrics_file.hpp"
 #include "legato/music/melody_output.hpp"
 #include "legato/music/song_io.hpp"
 #include "legato/util/file.hpp"
@@ -29,17 +30,10 @@
 namespace melody_gan {
 
 using json = nlohmann::ordered_json;
-
-inline double load_average() {
-  double load[1] = {NAN};
-  return getloadavg(load, 1) == 1 ? load[0] : NAN;
-}
+using legato::examples::load_average;
+using legato::examples::write_metrics_json;
 
 inline json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
-
-inline void write_json(const std::string& path, const json& j) {
-  if (!path.empty()) legato::write_file_atomically(path, j.dump(2) + "\n");
-}
 
 struct TrainRequest {
   std::string corpus, out, metrics_json;
@@ -110,7 +104,7 @@ inline TrainSummary train_model(const GanConfig& config, const TrainRequest& req
   save_gan(req.out, model, extra);
   std::printf("trained %ld epochs (%ld G updates per GAN) in %.1f s; wrote %s\n", r.epochs_done, r.steps, r.seconds,
               req.out.c_str());
-  write_json(req.metrics_json, j);
+  write_metrics_json(req.metrics_json, j);
   return summary;
 }
 
@@ -215,7 +209,7 @@ inline EvaluateReport evaluate_model(LoadedGan& loaded, const EvaluateRequest& r
   j["generated_truncate"] = stats_json(rep.truncate);
   j["held_out_real"] = stats_json(rep.real);
   j["load_average"] = number(load_average());
-  write_json(req.metrics_json, j);
+  write_metrics_json(req.metrics_json, j);
   return rep;
 }
 

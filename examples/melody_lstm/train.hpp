@@ -24,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "examples/common/metrics_file.hpp"
 #include "legato/ops/loss.hpp"
 #include "legato/optim/adam.hpp"
 #include "legato/optim/clip.hpp"
@@ -39,6 +40,9 @@
 #include "parallel.hpp"
 
 namespace melody_lstm {
+
+using legato::examples::load_average;
+using legato::examples::write_metrics_json;
 
 struct TrainOptions {
   std::string corpus;
@@ -88,11 +92,6 @@ inline std::string format_metrics(const Metrics& m) {
   std::snprintf(text, sizeof text, "NLL %.4f nats/step (%.4f bits, perplexity %.3f), accuracy %.4f, non-hold %.4f",
                 m.nll(), m.bits(), m.perplexity(), m.accuracy(), m.accuracy_nonhold());
   return text;
-}
-
-inline double load_average() {
-  double load[1] = {NAN};
-  return getloadavg(load, 1) == 1 ? load[0] : NAN;
 }
 
 namespace detail {
@@ -486,10 +485,6 @@ inline nlohmann::ordered_json metrics_json(const TrainResult& r, const Hyper& h,
                        {"validation_nll_nats", number(e.validation_nll)}});
   j["history"] = history;
   return j;
-}
-
-inline void write_metrics_json(const std::string& path, const nlohmann::ordered_json& j) {
-  legato::write_file_atomically(path, j.dump(2) + "\n");
 }
 
 }  // namespace melody_lstm

@@ -36,6 +36,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../common/example_main.hpp"
+#include "../common/metrics_file.hpp"
 #include "../common/output_flags.hpp"
 #include "legato/io/safetensors.hpp"
 #include "legato/music/corpus.hpp"
@@ -47,6 +48,7 @@
 #include "legato/util/timer.hpp"
 
 using legato::examples::answered_help;
+using legato::examples::write_metrics_json;
 
 namespace {
 
@@ -108,12 +110,6 @@ Melody random_melody(const RandomConfig& config, Rng& rng) {
 bool valid_quarters(double q) { return q >= 0.25 && q <= 4096 && q * 4 == std::floor(q * 4); }
 
 // ---------------------------------------------------------------- files ----
-
-void write_json(const std::string& path, const nlohmann::json& j) {
-  if (path.empty()) return;
-  write_file_atomically(path, j.dump(2) + "\n");
-  std::fprintf(stderr, "metrics written to %s\n", path.c_str());
-}
 
 // A configuration as a "checkpoint": the pitch list as a (P,) tensor and
 // everything else in the metadata.
@@ -252,7 +248,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   }
   bar.finish();
   std::fprintf(stderr, "wrote %ld melodies (.mid and .krn) to %s\n", done, out_dir.c_str());
-  write_json(metrics, summary);
+  write_metrics_json(metrics, summary);
   return 0;
 }
 
@@ -383,7 +379,7 @@ int cmd_evaluate(const std::vector<std::string>& args) {
     out["corpus"] = corpus;
   }
   out["seconds"] = clock.seconds();
-  write_json(metrics, out);
+  write_metrics_json(metrics, out);
   return 0;
 }
 

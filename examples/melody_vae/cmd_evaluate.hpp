@@ -91,7 +91,7 @@ inline int cmd_evaluate(const std::vector<std::string>& args) {
     out["majority_baseline"] = baseline;
   }
   out["seconds"] = clock.seconds();
-  write_json(metrics, out);
+  write_metrics_json(metrics, out);
   return 0;
 }
 

@@ -263,11 +263,11 @@ inline int cmd_generate(const std::vector<std::string>& args) {
   std::fprintf(stderr, "wrote %d melodies (.mid and .krn) to %s in %.3f s\n", out.written, out_dir.c_str(),
                clock.seconds());
   std::printf("generated: %s\n", out.stats.line().c_str());
-  write_json(metrics, {{"program", kProgram},
-                       {"command", "generate"},
-                       {"mode", mode},
-                       {"files", out.files},
-                       {"stats", out.stats.to_json()}});
+  write_metrics_json(metrics, json{{"program", kProgram},
+                                   {"command", "generate"},
+                                   {"mode", mode},
+                                   {"files", out.files},
+                                   {"stats", out.stats.to_json()}});
   return 0;
 }
 

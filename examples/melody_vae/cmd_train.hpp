@@ -303,7 +303,7 @@ inline int cmd_train(const std::vector<std::string>& args) {
   model.save(run.out, extra);
   std::fprintf(stderr, "wrote %s (%lld parameters, %.1f s of training)\n", run.out.c_str(),
                static_cast<long long>(model.module().parameter_count()), log.seconds);
-  write_json(run.metrics, result);
+  write_metrics_json(run.metrics, result);
   return 0;
 }
 

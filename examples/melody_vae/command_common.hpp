@@ -9,7 +9,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
@@ -24,6 +23,7 @@
 #include "legato/ops/matmul.hpp"
 // (keep the line above first)
 #include "../common/example_main.hpp"
+#include "../common/metrics_file.hpp"
 #include "../common/output_flags.hpp"
 #include "legato/autograd.hpp"
 #include "legato/optim/adam.hpp"
@@ -38,25 +38,13 @@ namespace melody_vae {
 
 using namespace legato;
 using legato::examples::answered_help;
+using legato::examples::load_average;
+using legato::examples::write_metrics_json;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 constexpr const char* kProgram = "melody_vae";
 constexpr std::uint64_t kEvalSeed = 20250429;  // the draws of "sampled z" in every evaluation
-
-inline void write_json(const std::string& path, const json& j) {
-  if (path.empty()) return;
-  write_file_atomically(path, j.dump(2) + "\n");
-  std::fprintf(stderr, "metrics written to %s\n", path.c_str());
-}
-
-// The 1-minute load average, to record how busy the shared machine was.
-inline double load_average() {
-  std::ifstream in("/proc/loadavg");
-  double one = -1;
-  in >> one;
-  return one;
-}
 
 // See melody_random: --threads is declared first so that the build banner
 // (printed by examples::setup_threads) comes only after the flags passed.

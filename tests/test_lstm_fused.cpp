@@ -521,6 +521,21 @@ TEST_CASE("sample_logits follows softmax(logits / temperature)") {
   CHECK(error_of([&] { sample_logits(logits.data(), 4, 0.f, rng); }).find("temperature must be > 0") != std::string::npos);
 }
 
+TEST_CASE("sample_logits at a temperature near 0 draws the largest logit, down to the smallest float") {
+  // 1 / 1e-40 overflows float: the scaled logits must not become inf - inf.
+  Rng rng(22);
+  const std::vector<float> logits{0.f, 1.f, 2.f, -1.f};
+  for (float temperature : {1e-3f, 1e-30f, 1e-40f, std::numeric_limits<float>::denorm_min()}) {
+    CAPTURE(temperature);
+    for (int n = 0; n < 100; ++n) REQUIRE(sample_logits(logits.data(), 4, temperature, rng) == 2);
+  }
+  const std::vector<float> tie{2.f, 0.f, 2.f};  // a tie at the top is still a fair draw
+  std::vector<double> counts(3, 0.0);
+  for (int n = 0; n < 20000; ++n) counts[std::size_t(sample_logits(tie.data(), 3, 1e-40f, rng))] += 1;
+  CHECK(counts[1] == 0);
+  CHECK(counts[0] / 20000 == doctest::Approx(0.5).epsilon(0.05));
+}
+
 TEST_CASE("sample_logits never draws a logit of -inf (a masked token)") {
   Rng rng(21);
   const float masked = -std::numeric_limits<float>::infinity();

@@ -1,5 +1,6 @@
 // Utilities: the command-line parser, atomic files, the random generator.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,6 +95,42 @@ TEST_CASE("atomic writes replace the file whole and leave no temporary behind") 
   CHECK(entries == 1);
   CHECK_THROWS_WITH_AS(read_file((dir / "missing").string()), doctest::Contains("cannot open for reading"), Error);
   CHECK_THROWS_AS(write_file_atomically((dir / "no/such/dir/x").string(), "x"), Error);
+}
+
+TEST_CASE("a pipe or a device is neither read to its end nor replaced by a regular file") {
+  const ScratchDir scratch("special");
+  const std::string fifo = scratch.file("pipe.krn");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // Opening a FIFO for reading would block until a writer comes: refused first.
+  CHECK_THROWS_WITH_AS(read_file(fifo), (fifo + ": not a regular file (a pipe or a device?)").c_str(), Error);
+  CHECK_THROWS_WITH_AS(write_file_atomically(fifo, "x"),
+                       (fifo + ": exists and is not a regular file; not replaced").c_str(), Error);
+  CHECK(std::filesystem::is_fifo(fifo));  // still the pipe
+  CHECK_THROWS_WITH_AS(check_output_file(fifo, "out"), ("--out '" + fifo + "' exists and is not a regular file").c_str(),
+                       Error);
+  if (std::filesystem::is_character_file("/dev/zero")) {
+    CHECK_THROWS_WITH_AS(read_file("/dev/zero"), "/dev/zero: not a regular file (a pipe or a device?)", Error);
+  }
+}
+
+TEST_CASE("a folder that takes no new files is refused up front, for root too") {
+  // /proc refuses new files to everyone, where access(W_OK) says yes to root.
+  if (!std::filesystem::is_directory("/proc/self")) return;
+  CHECK_THROWS_WITH_AS(check_output_file("/proc/m.safetensors", "out"),
+                       "--out '/proc/m.safetensors': folder '/proc' is not writable", Error);
+  CHECK_THROWS_WITH_AS(check_output_dir("/proc/melodies", "out-dir"),
+                       "--out-dir '/proc/melodies' cannot be created: '/proc' is not writable", Error);
+}
+
+TEST_CASE("two output flags that name one file are refused, however the path is spelt") {
+  const ScratchDir scratch("distinct");
+  const std::string model = scratch.file("m.safetensors");
+  const std::string other_spelling = (scratch.path / "." / "m.safetensors").string();
+  CHECK_NOTHROW(check_distinct_outputs({{"out", model}, {"best-out", scratch.file("best.safetensors")}, {"metrics-json", ""}}));
+  CHECK_NOTHROW(check_distinct_outputs({{"out", model}, {"best-out", ""}, {"metrics-json", ""}}));  // unset flags
+  CHECK_THROWS_WITH_AS(check_distinct_outputs({{"out", model}, {"metrics-json", other_spelling}}),
+                       ("--metrics-json '" + other_spelling + "' is the same file as --out '" + model + "'").c_str(),
+                       Error);
 }
 
 TEST_CASE("a kill while a file is being written removes its temporary, and only that one") {

@@ -60,7 +60,9 @@ inline std::string corpus_dir(CommandLine& cli, const std::string& fallback) {
 
 inline void require_directory(const std::string& dir, const char* what) {
   check(!dir.empty(), what, ": no corpus given (use --corpus DIR or set LEGATO_ESAC_DIR)");
-  check(std::filesystem::is_directory(dir), what, ": corpus directory '", dir, "' does not exist");
+  std::error_code ec;
+  check(std::filesystem::exists(dir, ec), what, ": corpus directory '", dir, "' does not exist");
+  check(std::filesystem::is_directory(dir, ec), what, ": corpus '", dir, "' is a file, not a directory");
 }
 
 // When --help was asked for, prints "usage: " + usage, then the declared

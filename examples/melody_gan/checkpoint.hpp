@@ -29,7 +29,9 @@ struct LoadedGan {
 };
 
 inline LoadedGan load_gan(const std::string& path) {
-  legato::check(std::filesystem::is_regular_file(path), "model '", path, "' does not exist");
+  std::error_code ec;
+  legato::check(std::filesystem::exists(path, ec), "model '", path, "' does not exist");
+  legato::check(std::filesystem::is_regular_file(path, ec), "model '", path, "' is not a regular file");
   // Read the metadata first to know which model to build.
   legato::SafetensorsFile file = legato::load_safetensors(path);
   LoadedGan loaded;

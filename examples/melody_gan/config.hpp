@@ -98,11 +98,16 @@ struct GanConfig {
       legato::check(!v.empty() && *end == '\0', source, ": metadata '", key, "' is not a number: '", v, "'");
       return x;
     };
+    auto flag = [&](const std::string& key) {
+      const std::string& v = get(key);
+      legato::check(v == "0" || v == "1", source, ": metadata '", key, "' is not 0 or 1: '", v, "'");
+      return v == "1";
+    };
     legato::check(get("format") == "melody_gan/1", source, ": format '", get("format"), "' is not melody_gan/1");
     GanConfig c;
     c.arch = get("gan.arch");
-    c.separate = integer("gan.separate") != 0;
-    c.seed_range = integer("gan.seed_range") != 0;
+    c.separate = flag("gan.separate");
+    c.seed_range = flag("gan.seed_range");
     c.latent = static_cast<long>(integer("gan.latent"));
     c.seq_len = static_cast<long>(integer("gan.seq_len"));
     c.batch = static_cast<long>(integer("gan.batch"));

@@ -76,6 +76,7 @@ int cmd_train(const std::vector<std::string>& args) {
   c.validate();
   legato::check_output_file(req.out, "out");
   legato::check_output_file(req.metrics_json, "metrics-json");
+  legato::check_distinct_outputs({{"out", req.out}, {"metrics-json", req.metrics_json}});
   // Read before the build banner: an unusable corpus is the only line on stderr.
   const GanData data = load_train_data(req.corpus, c);
   legato::examples::setup_threads(cli);

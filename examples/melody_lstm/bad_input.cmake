@@ -26,6 +26,8 @@ expect_failure("missing corpus" train --corpus "${WORK}/no_such_corpus" --out "$
 expect_failure("missing --out" train --corpus "${other}")
 expect_failure("bad --mode" train --corpus "${other}" --out "${WORK}/x.safetensors" --mode sideways)
 expect_failure("--best-out equal to --out" train --corpus "${other}" --out "${WORK}/x.safetensors" --best-out "${WORK}/x.safetensors" --epochs 1)
+expect_failure("--best-out the same file as --out, spelt otherwise" train --corpus "${other}" --out "${WORK}/x.safetensors" --best-out "${WORK}/./x.safetensors" --epochs 1)
+expect_failure("--metrics-json the same file as --out" train --corpus "${other}" --out "${WORK}/x.safetensors" --metrics-json "${WORK}/copy/../x.safetensors" --epochs 1)
 expect_failure("--patience without --best-out" train --corpus "${other}" --out "${WORK}/x.safetensors" --patience 3)
 expect_failure("negative --patience" train --corpus "${other}" --out "${WORK}/x.safetensors" --best-out "${WORK}/b.safetensors" --patience -1)
 expect_failure("bad --inputs" train --corpus "${other}" --out "${WORK}/x.safetensors" --inputs melody)

@@ -211,6 +211,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   cli.finish();
   legato::check(!model_path.empty(), "generate: --model MODEL.safetensors is required");
   legato::check(!r.out_dir.empty(), "generate: --out-dir DIR is required");
+  legato::check_output_dir(r.out_dir, "out-dir");
   legato::check(rng_seed >= 0, "--rng-seed must be >= 0, got ", rng_seed);
   r.sample.rng_seed = static_cast<std::uint64_t>(rng_seed);
   r.sample.precision = precision_of(precision);
@@ -250,6 +251,7 @@ int cmd_complete(const std::vector<std::string>& args) {
   legato::check(!model_path.empty(), "complete: --model MODEL.safetensors is required");
   legato::check(!primer.empty(), "complete: --primer FILE.krn|FILE.mid is required");
   legato::check(!r.out_dir.empty(), "complete: --out-dir DIR is required");
+  legato::check_output_dir(r.out_dir, "out-dir");
   legato::check(rng_seed >= 0, "--rng-seed must be >= 0, got ", rng_seed);
   r.sample.rng_seed = static_cast<std::uint64_t>(rng_seed);
   r.sample.precision = precision_of(precision);

@@ -297,6 +297,22 @@ inline int run_smoke(const SmokeOptions& o) {
   }
   std::printf("smoke: stopped after %lld steps and resumed: weights bit-identical to the uninterrupted run\n",
               static_cast<long long>(part.steps));
+  {  // a finished cosine run resumed with more epochs: the decay is replanned, so epoch 4 still learns
+    TrainOptions more = t;
+    more.out = (dir / "extended.safetensors").string();
+    std::filesystem::copy_file(dir / "model.safetensors", more.out, std::filesystem::copy_options::overwrite_existing);
+    more.resume = true;
+    more.epochs = 4;
+    const std::int64_t planned_3 = load_model(more.out).progress.planned_steps;  // 3 x the steps an epoch plans
+    const TrainResult r = train(more, Hyper{}, {});
+    ok(r.progress.epochs_done == 4 && r.progress.planned_steps == planned_3 / 3 * 4,
+       legato::detail::concat("resuming a 3-epoch cosine run with --epochs 4 plans the decay over 4 epochs (",
+                              r.progress.epochs_done, " epochs done, ", r.progress.planned_steps,
+                              " steps planned, 3 epochs planned ", planned_3, ")"));
+    const LoadedModel a = load_model(dir / "model.safetensors"), b = load_model(more.out);
+    std::string difference;
+    ok(!smoke::same_weights(*a.model, *b.model, difference), "the fourth epoch changed the weights (the rate was not 0)");
+  }
   {  // the weight decay (AdamW) is part of the checkpoint, and a resume keeps it
     ok(load_model(t.out).hyper.weight_decay == h.weight_decay, "the weight decay is saved in the checkpoint");
     Hyper other = h;

@@ -146,12 +146,12 @@ inline void check_train_options(const TrainOptions& opt) {
         "--time-budget must be a finite number of seconds >= 0, got ", opt.time_budget);
   check(opt.parallel == "lanes" || opt.parallel == "units", "--parallel must be 'lanes' or 'units', got '",
         opt.parallel, "'");
-  check(opt.best_out.empty() || opt.best_out != opt.out, "--best-out must name another file than --out");
   check(opt.patience >= 0, "--patience must be >= 0, got ", opt.patience);
   check(opt.patience == 0 || !opt.best_out.empty(), "--patience needs --best-out (it watches the validation NLL)");
   legato::check_output_file(opt.out, "out");
   legato::check_output_file(opt.best_out, "best-out");
   legato::check_output_file(opt.metrics_json, "metrics-json");
+  legato::check_distinct_outputs({{"out", opt.out}, {"best-out", opt.best_out}, {"metrics-json", opt.metrics_json}});
 }
 
 // With --resume, the hyperparameter flags the user typed (`given`) must
@@ -265,6 +265,13 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
     check(opt.epochs > 0 || opt.time_budget > 0, "--schedule cosine needs --epochs N or --time-budget S (the length of "
           "the decay)");
     if (opt.epochs > 0) progress.planned_steps = opt.epochs * steps_per_epoch;
+  } else if (h.schedule == "cosine" && opt.epochs > 0 && progress.planned_steps != opt.epochs * steps_per_epoch) {
+    // A resumed run asks for another number of epochs: the decay is replanned
+    // to end with them. Kept, it would hold the rate at 0 past its old end.
+    if (!opt.quiet)
+      std::fprintf(stderr, "note: the cosine decay of '%s' ended after %lld steps; it now ends after %lld epochs\n",
+                   opt.out.c_str(), static_cast<long long>(progress.planned_steps), static_cast<long long>(opt.epochs));
+    progress.planned_steps = opt.epochs * steps_per_epoch;
   }
   if (!opt.quiet)
     std::fprintf(stderr,

@@ -141,6 +141,10 @@ RandomConfig load_config(const std::string& path) {
   };
   RandomConfig c;
   c.name = meta("config");
+  // The name goes into the file names of the melodies: only the seed's three.
+  bool known = false;
+  for (const RandomConfig& seed : seed_configs()) known = known || seed.name == c.name;
+  check(known, path, ": metadata 'config' = '", c.name, "' is not basic, chromatic or chord");
   c.p_rest = number("p_rest");
   c.quarters = number("quarters");
   const Tensor* p = f.find("pitches");
@@ -493,6 +497,19 @@ int cmd_smoke(const std::vector<std::string>& args) {
     }
   }
   check(errors == 6, "smoke: ", 6 - errors, " bad inputs were accepted");
+  // A model file whose configuration name would lead the melodies' file names
+  // out of --out-dir.
+  RandomConfig escaping = seed_configs()[0];
+  escaping.name = "../escape";
+  const std::string odd_model = (dir / "escape.safetensors").string();
+  save_config(odd_model, escaping);
+  bool refused = false;
+  try {
+    load_config(odd_model);
+  } catch (const Error&) {
+    refused = true;
+  }
+  check(refused, "smoke: a model named '../escape' was loaded");
   std::printf("melody_random smoke: OK\n");
   return 0;
 }

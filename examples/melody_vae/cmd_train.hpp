@@ -242,6 +242,7 @@ inline int cmd_train(const std::vector<std::string>& args) {
   check(run.eval_every >= 1, "--eval-every must be >= 1, got ", run.eval_every);
   legato::check_output_file(run.out, "out");
   legato::check_output_file(run.metrics, "metrics-json");
+  legato::check_distinct_outputs({{"out", run.out}, {"metrics-json", run.metrics}});
   examples::require_directory(run.corpus, "train");
   c.seed = std::uint64_t(seed);
 

@@ -174,7 +174,9 @@ struct UserSong {
 };
 
 inline UserSong read_user_song(const std::string& path) {
-  check(std::filesystem::is_regular_file(path), path, ": no such file");
+  std::error_code ec;
+  check(std::filesystem::exists(path, ec), path, ": no such file");
+  check(std::filesystem::is_regular_file(path, ec), path, ": not a regular file (a folder, a pipe or a device?)");
   const music::Song raw = music::read_song(path);
   std::vector<music::Rational> bad;
   if (const auto reason = music::filter_reason(raw, &bad)) {

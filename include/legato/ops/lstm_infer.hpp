@@ -354,8 +354,10 @@ class LinearInfer {
 
 // Draws an index from softmax(logits / temperature) (temperature > 0) with
 // one uniform draw. The largest logit is subtracted first, so the weights are
-// in (0, 1] and a low temperature cannot overflow; the sum is in double. A
-// logit of -inf has weight 0 and is never drawn (a caller masks a token so).
+// in (0, 1] and a low temperature cannot overflow; the sum is in double. The
+// difference is divided by the temperature rather than multiplied by its
+// inverse, which is inf below about 3e-39 (and 0 · inf is NaN). A logit of
+// -inf has weight 0 and is never drawn (a caller masks a token so).
 inline std::int32_t sample_logits(const float* logits, std::int64_t V, float temperature, Rng& rng) {
   check(temperature > 0.f && std::isfinite(temperature), "sample_logits: temperature must be > 0, got ", temperature);
   check(V > 0, "sample_logits: no logits");
@@ -366,10 +368,9 @@ inline std::int32_t sample_logits(const float* logits, std::int64_t V, float tem
   double total = 0.0;
   thread_local std::vector<double> weights;
   weights.resize(static_cast<std::size_t>(V));
-  const float inv_t = 1.f / temperature;
   for (std::int64_t v = 0; v < V; ++v)
     total += weights[std::size_t(v)] =
-        logits[v] == masked ? 0.0 : lstm_kernels::exp_approx((logits[v] - float(top)) * inv_t);
+        logits[v] == masked ? 0.0 : lstm_kernels::exp_approx((logits[v] - float(top)) / temperature);
   double u = rng.uniform() * total;
   for (std::int64_t v = 0; v < V; ++v) {
     u -= weights[std::size_t(v)];

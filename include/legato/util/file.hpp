@@ -8,11 +8,13 @@
 //   std::string bytes = read_file("song.mid");
 //   write_file_atomically("out.krn", text);
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +23,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "legato/util/error.hpp"
 
@@ -28,7 +32,11 @@ namespace legato {
 
 inline std::string read_file(const std::filesystem::path& path) {
   std::error_code ec;
-  check(!std::filesystem::is_directory(path, ec), path.string(), ": is a directory, not a file");
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);  // through symbolic links
+  check(!std::filesystem::is_directory(status), path.string(), ": is a directory, not a file");
+  // A pipe can block for ever and a device such as /dev/zero never ends.
+  check(!std::filesystem::exists(status) || std::filesystem::is_regular_file(status), path.string(),
+        ": not a regular file (a pipe or a device?)");
   std::ifstream in(path, std::ios::binary);
   check(in.good(), path.string(), ": cannot open for reading");
   std::ostringstream bytes;
@@ -37,21 +45,61 @@ inline std::string read_file(const std::filesystem::path& path) {
   return bytes.str();
 }
 
+namespace detail {
+
+// Whether a file can be created in the folder. access(W_OK) cannot tell: it
+// says yes to root even in /proc, so this creates a file and removes it.
+inline bool folder_takes_new_files(const std::filesystem::path& folder) {
+  const std::filesystem::path probe = folder / (".legato-probe-" + std::to_string(::getpid()));
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) return errno == EEXIST;  // left by a killed run: the folder took it
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return true;
+}
+
+// An existing path that a write would replace: a device or a pipe (as root,
+// /dev/null itself) must not become a regular file.
+inline bool replaceable(const std::filesystem::path& path) {
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);  // through symbolic links
+  return !std::filesystem::exists(status) || std::filesystem::is_regular_file(status);
+}
+
+}  // namespace detail
+
 // Output paths, checked before a command starts its work, so that a typo
 // costs a second rather than a training run and the error is the only line.
 // `flag` is the flag's name without its dashes.
 //
-// A file (--out, --metrics-json) needs an existing, writable folder: nothing
-// creates it, and the path must not be a folder.
+// A file (--out, --metrics-json) needs an existing folder that takes new
+// files: nothing creates it. The path must be a regular file, if it exists.
 inline void check_output_file(const std::string& path, const std::string& flag) {
   namespace fs = std::filesystem;
   if (path.empty()) return;
   std::error_code ec;
   const fs::path parent = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
   check(!fs::is_directory(path, ec), "--", flag, " '", path, "' is a folder, not a file");
+  check(detail::replaceable(path), "--", flag, " '", path, "' exists and is not a regular file");
   check(fs::is_directory(parent, ec), "--", flag, " '", path, "': folder '", parent.string(), "' does not exist");
-  check(::access(parent.c_str(), W_OK) == 0, "--", flag, " '", path, "': folder '", parent.string(),
+  check(detail::folder_takes_new_files(parent), "--", flag, " '", path, "': folder '", parent.string(),
         "' is not writable");
+}
+
+// Two output flags naming one file, however spelt (x, ./x, /abs/x), would
+// have the later write silently replace the earlier. Empty paths are skipped.
+inline void check_distinct_outputs(const std::vector<std::pair<std::string, std::string>>& flag_and_path) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> resolved;
+  for (const auto& [flag, path] : flag_and_path) {
+    std::error_code ec;
+    resolved.push_back(path.empty() ? fs::path() : fs::weakly_canonical(fs::absolute(path, ec), ec));
+  }
+  for (std::size_t i = 0; i < resolved.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      check(resolved[i].empty() || resolved[i] != resolved[j], "--", flag_and_path[i].first, " '",
+            flag_and_path[i].second, "' is the same file as --", flag_and_path[j].first, " '",
+            flag_and_path[j].second, "'");
 }
 
 // A folder that the command creates (--out-dir, --work-dir): the nearest part
@@ -65,8 +113,8 @@ inline void check_output_dir(const std::string& dir, const std::string& flag) {
   while (p.has_relative_path() && !fs::exists(p, ec)) p = p.parent_path();
   check(fs::is_directory(p, ec), "--", flag, " '", dir, "' ",
         p == target ? "exists and is not a folder" : "cannot be created: '" + p.string() + "' is not a folder");
-  check(::access(p.c_str(), W_OK) == 0, "--", flag, " '", dir, "' cannot be created: '", p.string(),
-        "' is not writable");
+  check(detail::folder_takes_new_files(p), "--", flag, " '", dir, "' ",
+        p == target ? "is not writable" : "cannot be created: '" + p.string() + "' is not writable");
 }
 
 namespace detail {
@@ -146,6 +194,7 @@ class TemporaryFileGuard {
 inline void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
   // The process id keeps two programs apart, the counter two threads.
   static std::atomic<unsigned> counter{0};
+  check(detail::replaceable(path), path.string(), ": exists and is not a regular file; not replaced");
   std::filesystem::path temporary = path;
   temporary += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   // Registered before the file exists; after the rename the handler's unlink

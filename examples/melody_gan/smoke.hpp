@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <string>
 
+#include "examples/common/smoke_folder.hpp"
 #include "legato/music/song_io.hpp"
 
 #include "commands.hpp"
@@ -111,11 +112,8 @@ inline void check_model(const GanConfig& config, const std::string& corpus, cons
 inline int run_smoke(const SmokeOptions& opt) {
   legato::Stopwatch clock;
   namespace fs = std::filesystem;
-  const fs::path dir = opt.work_dir.empty() ? fs::temp_directory_path() / ("melody_gan_smoke_" + std::to_string(::getpid()))
-                                            : fs::path(opt.work_dir);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  legato::check(!ec && fs::is_directory(dir), "--work-dir '", dir.string(), "' cannot be created: ", ec.message());
+  const legato::examples::SmokeFolder folder("melody_gan", opt.work_dir);
+  const fs::path& dir = folder.path();
   legato::check(!opt.corpus.empty() && fs::is_directory(opt.corpus), "smoke: corpus '", opt.corpus,
                 "' is not a folder (pass --corpus DIR)");
   smoke::check_decoding();
@@ -145,7 +143,6 @@ inline int run_smoke(const SmokeOptions& opt) {
   smoke::check_model(complex, opt.corpus, dir, "complex");
 
   std::fprintf(stderr, "smoke: all checks passed in %.1f s (work folder %s)\n", clock.seconds(), dir.c_str());
-  if (opt.work_dir.empty()) fs::remove_all(dir);
   return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <string>
 
+#include "examples/common/smoke_folder.hpp"
 #include "legato/music/corpus.hpp"
 #include "legato/music/kern_reader.hpp"
 #include "legato/music/song_io.hpp"
@@ -107,10 +108,8 @@ inline int run_smoke(const SmokeOptions& o) {
   namespace fs = std::filesystem;
   using legato::check;
   legato::Stopwatch clock;
-  const bool temporary = o.work_dir.empty();
-  const fs::path dir = temporary ? fs::temp_directory_path() / ("melody_lstm_smoke_" + std::to_string(getpid()))
-                                 : fs::path(o.work_dir);
-  fs::create_directories(dir);
+  const legato::examples::SmokeFolder folder("melody_lstm", o.work_dir);
+  const fs::path& dir = folder.path();
   int checks = 0;
   auto ok = [&](bool condition, const std::string& what) {
     check(condition, "smoke: FAILED: ", what);
@@ -672,7 +671,6 @@ inline int run_smoke(const SmokeOptions& o) {
     ok(refused_naming(odd) && refused_naming(none), "a checkpoint with a bad or missing meter_beat is refused, naming it");
   }
 
-  if (temporary) fs::remove_all(dir);
   std::printf("melody_lstm smoke: ok (%d checks) in %.1f s\n", checks, clock.seconds());
   return 0;
 }

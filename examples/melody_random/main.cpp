@@ -37,6 +37,7 @@
 
 #include "../common/example_main.hpp"
 #include "../common/metrics_file.hpp"
+#include "../common/smoke_folder.hpp"
 #include "../common/output_flags.hpp"
 #include "legato/io/safetensors.hpp"
 #include "legato/music/corpus.hpp"
@@ -420,15 +421,8 @@ int cmd_smoke(const std::vector<std::string>& args) {
   cli.finish();
   examples::setup_threads(cli);
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("melody_random_smoke_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{dir};
+  const examples::SmokeFolder folder("melody_random");
+  const fs::path& dir = folder.path();
 
   // 1. Each configuration: exact length, pitches from its list, reproducible.
   for (std::size_t k = 0; k < seed_configs().size(); ++k) {

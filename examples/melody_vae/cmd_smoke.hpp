@@ -2,6 +2,7 @@
 // melody_vae --smoke: a few seconds of end-to-end checks for CI, through the
 // same commands a user runs.
 
+#include "../common/smoke_folder.hpp"
 #include "cmd_evaluate.hpp"
 #include "cmd_generate.hpp"
 #include "cmd_train.hpp"
@@ -57,15 +58,8 @@ inline int cmd_smoke(const std::vector<std::string>& args) {
     return 0;
   cli.finish();
   const std::string threads = std::to_string(examples::setup_threads(cli));
-  const fs::path dir = fs::temp_directory_path() / ("melody_vae_smoke_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{dir};
+  const examples::SmokeFolder folder("melody_vae");
+  const fs::path& dir = folder.path();
   // The small corpus shipped in the repository's data/ folder when it is
   // usable (enough songs on both sides of the split), else a made-up one.
 #ifdef LEGATO_SOURCE_DIR

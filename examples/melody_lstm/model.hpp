@@ -345,7 +345,9 @@ inline LoadedModel load_model(const std::string& path) {
     legato::check(beat == "0" || beat == "1", "'", path, "': metadata 'meter_beat' = '", beat, "' is not 0 or 1");
     h.meter_beat = beat == "1";
   }
-  h.seed = static_cast<std::uint64_t>(detail::meta_integer(f, path, "seed"));
+  const std::int64_t seed = detail::meta_integer(f, path, "seed");
+  legato::check(seed >= 0, "'", path, "': metadata 'seed' = ", seed, " is negative");
+  h.seed = static_cast<std::uint64_t>(seed);
   try {
     h.validate();
   } catch (const legato::Error& e) {

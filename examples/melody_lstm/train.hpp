@@ -259,7 +259,13 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
                               derived_seed(h.seed, 4, 0) | 1, window ? 0.0 : h.mid_song_starts);
   std::optional<WindowBatcher> win_batcher;
   if (window) win_batcher.emplace(training_songs, model->coding(), B, T, slash);
-  if (!window && !progress.lanes.empty()) seq_batcher.load_state(progress.lanes);
+  if (!window && !progress.lanes.empty()) {
+    try {
+      seq_batcher.load_state(progress.lanes);
+    } catch (const legato::Error& e) {  // a damaged file, or another corpus of the same vocabulary
+      legato::fail("--resume: '", opt.out, "': its song positions do not fit corpus '", opt.corpus, "': ", e.what());
+    }
+  }
   const std::int64_t steps_per_epoch = window ? win_batcher->steps_per_epoch() : seq_batcher.steps_per_pass();
   if (h.schedule == "cosine" && progress.planned_steps == 0) {
     check(opt.epochs > 0 || opt.time_budget > 0, "--schedule cosine needs --epochs N or --time-budget S (the length of "

@@ -18,7 +18,8 @@ struct ScratchDir {
   // tag: what the folder is for, readable in /tmp if a run is killed.
   explicit ScratchDir(const std::string& tag)
       : path(std::filesystem::temp_directory_path() / ("legato_test_" + tag + "_" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path);  // a killed run with a recycled process id
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);  // a killed run with a recycled process id
     std::filesystem::create_directories(path);
   }
   ~ScratchDir() {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "legato/util/cli.hpp"
 #include "legato/util/file.hpp"
@@ -97,29 +98,50 @@ TEST_CASE("atomic writes replace the file whole and leave no temporary behind") 
   CHECK_THROWS_AS(write_file_atomically((dir / "no/such/dir/x").string(), "x"), Error);
 }
 
-TEST_CASE("a pipe or a device is neither read to its end nor replaced by a regular file") {
+TEST_CASE("a pipe is read to its end, a device is not read, and neither is replaced by a regular file") {
   const ScratchDir scratch("special");
   const std::string fifo = scratch.file("pipe.krn");
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
-  // Opening a FIFO for reading would block until a writer comes: refused first.
-  CHECK_THROWS_WITH_AS(read_file(fifo), (fifo + ": not a regular file (a pipe or a device?)").c_str(), Error);
+  ::alarm(20);  // a hang here fails the test (SIGALRM) instead of stalling CI
+  // A pipe, as /dev/stdin or <(…) give: read until its writer closes it.
+  std::thread writer([&] { std::ofstream(fifo) << "60 _ _ 62"; });
+  CHECK(read_file(fifo) == "60 _ _ 62");
+  writer.join();
   CHECK_THROWS_WITH_AS(write_file_atomically(fifo, "x"),
                        (fifo + ": exists and is not a regular file; not replaced").c_str(), Error);
   CHECK(std::filesystem::is_fifo(fifo));  // still the pipe
   CHECK_THROWS_WITH_AS(check_output_file(fifo, "out"), ("--out '" + fifo + "' exists and is not a regular file").c_str(),
                        Error);
-  if (std::filesystem::is_character_file("/dev/zero")) {
-    CHECK_THROWS_WITH_AS(read_file("/dev/zero"), "/dev/zero: not a regular file (a pipe or a device?)", Error);
+  // A device (/dev/zero would never end; /dev/null ends at once, so the
+  // check is what refuses it).
+  if (std::filesystem::is_character_file("/dev/null")) {
+    CHECK_THROWS_WITH_AS(read_file("/dev/null"), "/dev/null: a device or a socket, not a file", Error);
   }
+  ::alarm(0);
 }
 
 TEST_CASE("a folder that takes no new files is refused up front, for root too") {
   // /proc refuses new files to everyone, where access(W_OK) says yes to root.
   if (!std::filesystem::is_directory("/proc/self")) return;
   CHECK_THROWS_WITH_AS(check_output_file("/proc/m.safetensors", "out"),
-                       "--out '/proc/m.safetensors': folder '/proc' is not writable", Error);
+                       doctest::Contains("--out '/proc/m.safetensors': folder '/proc' is not writable: "), Error);
   CHECK_THROWS_WITH_AS(check_output_dir("/proc/melodies", "out-dir"),
-                       "--out-dir '/proc/melodies' cannot be created: '/proc' is not writable", Error);
+                       doctest::Contains("--out-dir '/proc/melodies' cannot be created: '/proc' is not writable: "),
+                       Error);
+}
+
+TEST_CASE("a probe file left by an earlier run does not make a folder look writable") {
+  // open(O_CREAT | O_EXCL) reports "exists" before "permission denied", so a
+  // taken probe name must lead to another name, not to "writable".
+  const ScratchDir scratch("probe");
+  for (int k = 0; k < 10; ++k)  // the first names this process would try (fewer than its 16 tries)
+    write_file_atomically(scratch.file(".legato-probe-" + std::to_string(::getpid()) + "-" + std::to_string(k)), "");
+  CHECK(detail::why_folder_refuses_files(scratch.path).empty());  // writable: another name is found
+  REQUIRE(::chmod(scratch.path.c_str(), 0500) == 0);
+  if (::geteuid() != 0) {  // root may write into a read-only folder
+    CHECK_FALSE(detail::why_folder_refuses_files(scratch.path).empty());
+  }
+  ::chmod(scratch.path.c_str(), 0700);
 }
 
 TEST_CASE("two output flags that name one file are refused, however the path is spelt") {
@@ -141,16 +163,20 @@ TEST_CASE("a kill while a file is being written removes its temporary, and only 
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {  // the child writes and is killed; it never returns to doctest
-    { const TemporaryFileGuard released(finished); write_file_atomically(finished, "kept"); }
-    const TemporaryFileGuard guard(pending);
-    write_file_atomically(dir / "unrelated.bin", "x");
-    { std::ofstream(pending) << "half a melo"; }
-    // doctest handles SIGTERM and SIGINT itself during a test, so the cleanup
-    // must have left those alone (exit 4 if not); it took SIGHUP.
-    struct sigaction term = {};
-    ::sigaction(SIGTERM, nullptr, &term);
-    if (term.sa_handler == detail::remove_temporaries_and_reraise) ::_exit(4);
-    ::raise(SIGHUP);
+    try {
+      { const TemporaryFileGuard released(finished); write_file_atomically(finished, "kept"); }
+      const TemporaryFileGuard guard(pending);
+      write_file_atomically(dir / "unrelated.bin", "x");
+      { std::ofstream(pending) << "half a melo"; }
+      // doctest handles SIGTERM and SIGINT itself during a test, so the cleanup
+      // must have left those alone (exit 4 if not); it took SIGHUP.
+      struct sigaction term = {};
+      ::sigaction(SIGTERM, nullptr, &term);
+      if (term.sa_handler == detail::remove_temporaries_and_reraise) ::_exit(4);
+      ::raise(SIGHUP);
+    } catch (...) {
+      ::_exit(5);  // a failed write: never back into doctest (its ScratchDir would remove the parent's folder)
+    }
     ::_exit(3);  // reached only if no handler removed the file and re-raised
   }
   int status = 0;

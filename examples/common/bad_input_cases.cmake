@@ -21,6 +21,13 @@ macro(count_failure)
 endmacro()
 
 function(expect_failure name)
+  expect_failure_saying("${name}" "" ${ARGN})
+endfunction()
+
+# The same, and the error must contain `expected`: for a case where other bad
+# input on the same command line would be refused too, so that the case fails
+# when the check it is about is gone.
+function(expect_failure_saying name expected)
   execute_process(COMMAND "${PROGRAM}" ${ARGN}
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
   string(STRIP "${err}" err)
@@ -35,6 +42,11 @@ function(expect_failure name)
     set(problem "stderr has more than one line")
   elseif(NOT err MATCHES "^${bad_input_program}: error: ")
     set(problem "stderr does not start with '${bad_input_program}: error: '")
+  elseif(NOT expected STREQUAL "")
+    string(FIND "${err}" "${expected}" at)
+    if(at EQUAL -1)
+      set(problem "the error does not say '${expected}'")
+    endif()
   endif()
   if(problem)
     message(SEND_ERROR "FAIL ${name}: ${problem}\n  stderr: ${err}")

@@ -22,6 +22,7 @@ class SmokeFolder {
         path_(temporary_ ? std::filesystem::temp_directory_path() / (program + "_smoke_" + std::to_string(::getpid()))
                          : std::filesystem::path(work_dir)) {
     std::error_code ec;
+    if (temporary_) std::filesystem::remove_all(path_, ec);  // a killed run with a recycled process id
     std::filesystem::create_directories(path_, ec);
     check(!ec && std::filesystem::is_directory(path_), "smoke: folder '", path_.string(),
           "' cannot be created: ", ec ? ec.message() : "a file has that name");

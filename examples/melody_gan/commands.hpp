@@ -3,8 +3,6 @@
 // train_model (corpus -> checkpoint), write_samples (checkpoint -> .mid/.krn),
 // evaluate_model (checkpoint + corpus -> losses and diversity statistics).
 
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>

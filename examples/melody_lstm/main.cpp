@@ -114,7 +114,7 @@ int cmd_train(const std::vector<std::string>& args) {
   TrainOptions opt;
   opt.corpus = legato::examples::corpus_dir(cli, default_corpus());
   opt.out = cli.text("out", "", "the checkpoint MODEL.safetensors (written after every epoch and at the end)");
-  opt.epochs = cli.integer("epochs", 0, "stop after N epochs in all (0: 10 without --time-budget, else no limit)");
+  opt.epochs = cli.integer("epochs", 0, "stop after N epochs in all (0: 10 without --time-budget, else no limit; with --resume, the saved plan's)");
   opt.time_budget = cli.real("time-budget", 0, "seconds for the training loop; the final evaluation comes after");
   opt.stop_after_steps = cli.integer("steps", 0, "stop after N optimiser steps of this run (0 = no limit; timing)");
   opt.metrics_json = cli.text("metrics-json", "", "write the final metrics as one JSON object");
@@ -139,7 +139,8 @@ int cmd_train(const std::vector<std::string>& args) {
   legato::examples::require_directory(opt.corpus, "train");
   h.validate();
   check_train_options(opt);
-  if (opt.epochs == 0 && opt.time_budget == 0) opt.epochs = 10;  // the seed's 10 epochs
+  // The seed's 10 epochs; a resumed run continues to the end of its own plan (train.hpp).
+  if (opt.epochs == 0 && opt.time_budget == 0 && !opt.resume) opt.epochs = 10;
   if (opt.resume)
     legato::check(std::filesystem::exists(opt.out), "train: --resume needs an existing checkpoint, '", opt.out,
                   "' does not exist");
@@ -211,7 +212,6 @@ int cmd_generate(const std::vector<std::string>& args) {
   cli.finish();
   legato::check(!model_path.empty(), "generate: --model MODEL.safetensors is required");
   legato::check(!r.out_dir.empty(), "generate: --out-dir DIR is required");
-  legato::check_output_dir(r.out_dir, "out-dir");
   legato::check(rng_seed >= 0, "--rng-seed must be >= 0, got ", rng_seed);
   r.sample.rng_seed = static_cast<std::uint64_t>(rng_seed);
   r.sample.precision = precision_of(precision);
@@ -251,7 +251,6 @@ int cmd_complete(const std::vector<std::string>& args) {
   legato::check(!model_path.empty(), "complete: --model MODEL.safetensors is required");
   legato::check(!primer.empty(), "complete: --primer FILE.krn|FILE.mid is required");
   legato::check(!r.out_dir.empty(), "complete: --out-dir DIR is required");
-  legato::check_output_dir(r.out_dir, "out-dir");
   legato::check(rng_seed >= 0, "--rng-seed must be >= 0, got ", rng_seed);
   r.sample.rng_seed = static_cast<std::uint64_t>(rng_seed);
   r.sample.precision = precision_of(precision);

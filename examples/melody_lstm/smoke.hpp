@@ -14,8 +14,6 @@
 // The corpus is the shipped data/ folder when it has training and held-out
 // songs, else a tiny one written into the work folder.
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -311,6 +309,12 @@ inline int run_smoke(const SmokeOptions& o) {
     const LoadedModel a = load_model(dir / "model.safetensors"), b = load_model(more.out);
     std::string difference;
     ok(!smoke::same_weights(*a.model, *b.model, difference), "the fourth epoch changed the weights (the rate was not 0)");
+    // Resumed without --epochs (nor --time-budget): to the end of its own plan, here already reached.
+    std::filesystem::copy_file(dir / "model.safetensors", more.out, std::filesystem::copy_options::overwrite_existing);
+    more.epochs = 0;
+    const TrainResult same = train(more, Hyper{}, {});
+    ok(same.progress.epochs_done == 3 && same.progress.planned_steps == planned_3,
+       "a finished run resumed without --epochs keeps its plan and trains no further");
   }
   {  // the weight decay (AdamW) is part of the checkpoint, and a resume keeps it
     ok(load_model(t.out).hyper.weight_decay == h.weight_decay, "the weight decay is saved in the checkpoint");

@@ -267,17 +267,26 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
     }
   }
   const std::int64_t steps_per_epoch = window ? win_batcher->steps_per_epoch() : seq_batcher.steps_per_pass();
+  // The run's length in epochs (0: the time budget's). A resumed run given
+  // neither --epochs nor --time-budget continues to the end of its own plan.
+  std::int64_t epochs = opt.epochs;
+  if (opt.resume && epochs == 0 && opt.time_budget <= 0)
+    epochs = progress.planned_steps > 0
+                 ? std::max<std::int64_t>(1, progress.planned_steps / std::max<std::int64_t>(1, steps_per_epoch))
+                 : 10;
   if (h.schedule == "cosine" && progress.planned_steps == 0) {
-    check(opt.epochs > 0 || opt.time_budget > 0, "--schedule cosine needs --epochs N or --time-budget S (the length of "
+    check(epochs > 0 || opt.time_budget > 0, "--schedule cosine needs --epochs N or --time-budget S (the length of "
           "the decay)");
-    if (opt.epochs > 0) progress.planned_steps = opt.epochs * steps_per_epoch;
-  } else if (h.schedule == "cosine" && opt.epochs > 0 && progress.planned_steps != opt.epochs * steps_per_epoch) {
-    // A resumed run asks for another number of epochs: the decay is replanned
-    // to end with them. Kept, it would hold the rate at 0 past its old end.
+    if (epochs > 0) progress.planned_steps = epochs * steps_per_epoch;
+  } else if (h.schedule == "cosine" && progress.planned_steps != epochs * steps_per_epoch) {
+    // A resumed run of another length: the decay is replanned to end with it,
+    // over the epochs asked for or, with only --time-budget, over the budget
+    // (planned_steps 0). Kept, the rate would be 0 past the old plan's end.
     if (!opt.quiet)
-      std::fprintf(stderr, "note: the cosine decay of '%s' ended after %lld steps; it now ends after %lld epochs\n",
-                   opt.out.c_str(), static_cast<long long>(progress.planned_steps), static_cast<long long>(opt.epochs));
-    progress.planned_steps = opt.epochs * steps_per_epoch;
+      std::fprintf(stderr, "note: the cosine decay of '%s' was planned over %lld steps; it now ends %s\n",
+                   opt.out.c_str(), static_cast<long long>(progress.planned_steps),
+                   epochs > 0 ? legato::detail::concat("after ", epochs, " epochs").c_str() : "with the time budget");
+    progress.planned_steps = epochs * steps_per_epoch;
   }
   if (!opt.quiet)
     std::fprintf(stderr,
@@ -310,7 +319,7 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   const auto out_of_patience = [&] {
     return opt.patience > 0 && progress.best_epoch > 0 && progress.epochs_done - progress.best_epoch >= opt.patience;
   };
-  while ((opt.epochs == 0 || progress.epochs_done < opt.epochs) && !out_of_time && !out_of_patience()) {
+  while ((epochs == 0 || progress.epochs_done < epochs) && !out_of_time && !out_of_patience()) {
     const std::int64_t epoch = progress.epochs_done;
     if (window) {  // sequence mode needs no set-up: its lanes run on from song to song
       win_batcher->begin_epoch(derived_seed(h.seed, 4, static_cast<std::uint64_t>(epoch)));
@@ -396,7 +405,7 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
                    format_metrics(record.held_out).c_str());
   }
   if (out_of_patience()) {
-    result.stopped_early = opt.epochs == 0 || progress.epochs_done < opt.epochs;
+    result.stopped_early = epochs == 0 || progress.epochs_done < epochs;
     if (!opt.quiet && result.stopped_early)
       std::fprintf(stderr, "no better validation NLL in the %lld epochs since epoch %lld: stopping (--patience %lld)\n",
                    static_cast<long long>(progress.epochs_done - progress.best_epoch),

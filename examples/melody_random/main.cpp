@@ -21,8 +21,6 @@
 // statistics of generated samples (rests, scale, distinct melodies) and,
 // given a corpus, the same statistics of the held-out songs next to them.
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

@@ -3,8 +3,6 @@
 // flags and JSON, the statistics of a set of melodies, and the models that
 // --model and --rhythm-model name.
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -34,9 +35,11 @@ inline std::string read_file(const std::filesystem::path& path) {
   std::error_code ec;
   const std::filesystem::file_status status = std::filesystem::status(path, ec);  // through symbolic links
   check(!std::filesystem::is_directory(status), path.string(), ": is a directory, not a file");
-  // A pipe can block for ever and a device such as /dev/zero never ends.
-  check(!std::filesystem::exists(status) || std::filesystem::is_regular_file(status), path.string(),
-        ": not a regular file (a pipe or a device?)");
+  // A device such as /dev/zero never ends. A pipe is read (/dev/stdin, <(…)):
+  // it ends when its writer closes it.
+  check(!std::filesystem::is_character_file(status) && !std::filesystem::is_block_file(status) &&
+            !std::filesystem::is_socket(status),
+        path.string(), ": a device or a socket, not a file");
   std::ifstream in(path, std::ios::binary);
   check(in.good(), path.string(), ": cannot open for reading");
   std::ostringstream bytes;
@@ -47,15 +50,24 @@ inline std::string read_file(const std::filesystem::path& path) {
 
 namespace detail {
 
-// Whether a file can be created in the folder. access(W_OK) cannot tell: it
-// says yes to root even in /proc, so this creates a file and removes it.
-inline bool folder_takes_new_files(const std::filesystem::path& folder) {
-  const std::filesystem::path probe = folder / (".legato-probe-" + std::to_string(::getpid()));
-  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0) return errno == EEXIST;  // left by a killed run: the folder took it
-  ::close(fd);
-  ::unlink(probe.c_str());
-  return true;
+// Why no file can be created in the folder: "" when one can. access(W_OK)
+// cannot tell: it says yes to root even in /proc or on a read-only mount, so
+// this creates a file and removes it. (A folder whose disk is full but has
+// free inodes passes; the write then fails.)
+inline std::string why_folder_refuses_files(const std::filesystem::path& folder) {
+  static std::atomic<unsigned> counter{0};
+  for (int attempt = 0; attempt < 16; ++attempt) {  // EEXIST comes before any permission check
+    const std::filesystem::path probe =
+        folder / (".legato-probe-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0) {
+      ::close(fd);
+      ::unlink(probe.c_str());
+      return "";
+    }
+    if (errno != EEXIST) return std::strerror(errno);
+  }
+  return "every probe name is taken";
 }
 
 // An existing path that a write would replace: a device or a pipe (as root,
@@ -82,8 +94,8 @@ inline void check_output_file(const std::string& path, const std::string& flag) 
   check(!fs::is_directory(path, ec), "--", flag, " '", path, "' is a folder, not a file");
   check(detail::replaceable(path), "--", flag, " '", path, "' exists and is not a regular file");
   check(fs::is_directory(parent, ec), "--", flag, " '", path, "': folder '", parent.string(), "' does not exist");
-  check(detail::folder_takes_new_files(parent), "--", flag, " '", path, "': folder '", parent.string(),
-        "' is not writable");
+  const std::string refused = detail::why_folder_refuses_files(parent);
+  check(refused.empty(), "--", flag, " '", path, "': folder '", parent.string(), "' is not writable: ", refused);
 }
 
 // Two output flags naming one file, however spelt (x, ./x, /abs/x), would
@@ -113,8 +125,9 @@ inline void check_output_dir(const std::string& dir, const std::string& flag) {
   while (p.has_relative_path() && !fs::exists(p, ec)) p = p.parent_path();
   check(fs::is_directory(p, ec), "--", flag, " '", dir, "' ",
         p == target ? "exists and is not a folder" : "cannot be created: '" + p.string() + "' is not a folder");
-  check(detail::folder_takes_new_files(p), "--", flag, " '", dir, "' ",
-        p == target ? "is not writable" : "cannot be created: '" + p.string() + "' is not writable");
+  const std::string refused = detail::why_folder_refuses_files(p);
+  check(refused.empty(), "--", flag, " '", dir, "' ",
+        p == target ? "is not writable: " : "cannot be created: '" + p.string() + "' is not writable: ", refused);
 }
 
 namespace detail {

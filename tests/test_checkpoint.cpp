@@ -12,11 +12,9 @@
 
 #include "gradcheck.hpp"
 #include "legato/io.hpp"
-#include "scratch_dir.hpp"
 
 using namespace legato;
 using legato::testing::error_of;
-using legato::testing::ScratchDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -42,7 +40,7 @@ struct Net : nn::Module {
 }  // namespace
 
 TEST_CASE("a state dict saved and loaded by name lands in the module's own tensors") {
-  ScratchDir dir("checkpoint");
+  TemporaryFolder dir("legato_test_checkpoint");
   const std::string path = dir.file("net.safetensors");
   Net a(1), b(2);
   CHECK(max_abs_diff(a.body->weight, b.body->weight) > 0.f);
@@ -67,7 +65,7 @@ TEST_CASE("a state dict saved and loaded by name lands in the module's own tenso
 }
 
 TEST_CASE("missing, unexpected and mis-shaped tensors are named; a failed load changes nothing") {
-  ScratchDir dir("checkpoint");
+  TemporaryFolder dir("legato_test_checkpoint");
   const std::string path = dir.file("partial.safetensors");
   Rng rng(9);
   const Tensor w = Tensor::normal({3, 2}, 0.f, 1.f, rng);

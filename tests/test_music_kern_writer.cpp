@@ -7,11 +7,9 @@
 #include <string>
 
 #include "legato/music.hpp"
-#include "scratch_dir.hpp"
 
 using namespace legato;
 using namespace legato::music;
-using legato::testing::ScratchDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -146,8 +144,8 @@ TEST_CASE("notated_pieces spells any duration as standard values") {
 }
 
 TEST_CASE("a generated melody is written to .mid and .krn with one call each") {
-  const ScratchDir scratch("music_writer");
-  const std::filesystem::path& dir = scratch.path;
+  const TemporaryFolder scratch("legato_test_music_writer");
+  const std::filesystem::path& dir = scratch.path();
   // What an LSTM sample looks like after decode_timeseries.
   const Melody tune = decode_timeseries(split_tokens("60 _ _ _ 62 _ 64 _ _ _ _ _ r _ 67 _ _ _ _ _ _ _ _ _ _ r"));
   write_melody_midi(dir / "sample.mid", tune);
@@ -178,8 +176,8 @@ TEST_CASE("melody_output: transposed moves notes, keeps rests, refuses to leave 
 }
 
 TEST_CASE("melody_output: the written key is the key of the notes; tempo and meter as asked") {
-  const ScratchDir scratch("melody_output");
-  const std::filesystem::path& dir = scratch.path;
+  const TemporaryFolder scratch("legato_test_melody_output");
+  const std::filesystem::path& dir = scratch.path();
   // An A-minor tune: A C E, G# leading tone, ending on A. Written as is, then up a fourth (d minor).
   const Melody tune = {{69, 1.0}, {72, 1.0}, {76, 1.0}, {68, 0.5}, {71, 0.5}, {69, 2.0}};
   MelodyOutput as_is;
@@ -235,8 +233,8 @@ TEST_CASE("melody_output: an upbeat keeps the bars where they belong") {
   CHECK(pickup_of(plain) == Rational(0));
   CHECK(plain.events.size() > song.events.size());
   // Round trip through a .krn file, and an ESAC-style first full bar has no upbeat.
-  const ScratchDir scratch("pickup");
-  const std::filesystem::path& dir = scratch.path;
+  const TemporaryFolder scratch("legato_test_pickup");
+  const std::filesystem::path& dir = scratch.path();
   MelodyOutput out;
   out.meter = Meter::regular_meter(3, 4);
   out.pickup = Rational(1);

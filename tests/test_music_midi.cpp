@@ -8,11 +8,9 @@
 #include <string>
 
 #include "legato/music.hpp"
-#include "scratch_dir.hpp"
 
 using namespace legato;
 using namespace legato::music;
-using legato::testing::ScratchDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -199,8 +197,8 @@ TEST_CASE("the reader refuses bad bytes with an Error naming the offset") {
 }
 
 TEST_CASE("files: written atomically, read back by extension; unknown extensions are refused") {
-  const ScratchDir scratch("music_midi");
-  const std::filesystem::path& dir = scratch.path;
+  const TemporaryFolder scratch("legato_test_music_midi");
+  const std::filesystem::path& dir = scratch.path();
   const Song s = two_four_song();
   write_song(dir / "a.mid", s);
   write_song(dir / "a.krn", s);

@@ -13,11 +13,9 @@
 
 #include "gradcheck.hpp"
 #include "legato/io.hpp"
-#include "scratch_dir.hpp"
 
 using namespace legato;
 using legato::testing::error_of;
-using legato::testing::ScratchDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -90,7 +88,7 @@ TEST_CASE("a file written by Python's safetensors loads exactly") {
 }
 
 TEST_CASE("save then load gives back the same names, order, shapes, bits and metadata") {
-  ScratchDir dir("safetensors");
+  TemporaryFolder dir("legato_test_safetensors");
   const auto tensors = sample_tensors();
   const std::map<std::string, std::string> metadata{{"hidden", "256"}, {"note", "say \"hi\"\n\u266a"}};
   const std::string path = dir.file("model.safetensors");
@@ -109,7 +107,7 @@ TEST_CASE("save then load gives back the same names, order, shapes, bits and met
   CHECK(detail::safetensors_read_u64(bytes.data()) % 8 == 0);
   // No temporary file is left beside the target.
   int files = 0;
-  for (auto& entry : fs::directory_iterator(dir.path)) files += entry.is_regular_file();
+  for (auto& entry : fs::directory_iterator(dir.path())) files += entry.is_regular_file();
   CHECK(files == 1);
 
   // Overwriting replaces the file whole.
@@ -130,7 +128,7 @@ TEST_CASE("save then load gives back the same names, order, shapes, bits and met
 }
 
 TEST_CASE("the writer refuses names and tensors it cannot store") {
-  ScratchDir dir("safetensors");
+  TemporaryFolder dir("legato_test_safetensors");
   const std::string path = dir.file("x.safetensors");
   const Tensor one = Tensor::ones({1});
   CHECK(error_of([&] { save_safetensors(path, {{"a", one}, {"a", one}}); }) ==
@@ -147,11 +145,11 @@ TEST_CASE("the writer refuses names and tensors it cannot store") {
 }
 
 TEST_CASE("missing files and folders give clear errors") {
-  ScratchDir dir("safetensors");
+  TemporaryFolder dir("legato_test_safetensors");
   CHECK(error_of([&] { load_safetensors(dir.file("absent.safetensors")); }) ==
         "safetensors '" + dir.file("absent.safetensors") + "': no such file");
-  CHECK(error_of([&] { load_safetensors(dir.path.string()); }) ==
-        "safetensors '" + dir.path.string() + "': not a regular file");
+  CHECK(error_of([&] { load_safetensors(dir.path().string()); }) ==
+        "safetensors '" + dir.path().string() + "': not a regular file");
 }
 
 TEST_CASE("damaged files: each problem is named") {

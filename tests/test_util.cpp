@@ -14,10 +14,8 @@
 #include "legato/util/file.hpp"
 #include "legato/util/random.hpp"
 #include "legato/util/threads.hpp"
-#include "scratch_dir.hpp"
 
 using namespace legato;
-using legato::testing::ScratchDir;
 
 TEST_CASE("command line: values, defaults, switches and errors") {
   CommandLine cli("prog train", {"--epochs", "3", "--lr=0.01", "--smoke", "--out", "m.safetensors"});
@@ -64,8 +62,8 @@ TEST_CASE("LEGATO_NUM_THREADS must be a whole number of threads when it is set")
 }
 
 TEST_CASE("output paths are checked before the work: folder missing, a folder for a file, a file for a folder") {
-  const ScratchDir scratch("output_paths");
-  const std::filesystem::path& dir = scratch.path;
+  const TemporaryFolder scratch("legato_test_output_paths");
+  const std::filesystem::path& dir = scratch.path();
   const std::string file = (dir / "a_file").string();
   write_file_atomically(file, "x");
   CHECK_NOTHROW(check_output_file((dir / "m.safetensors").string(), "out"));
@@ -85,8 +83,8 @@ TEST_CASE("output paths are checked before the work: folder missing, a folder fo
 }
 
 TEST_CASE("atomic writes replace the file whole and leave no temporary behind") {
-  const ScratchDir scratch("util");
-  const std::filesystem::path& dir = scratch.path;
+  const TemporaryFolder scratch("legato_test_util");
+  const std::filesystem::path& dir = scratch.path();
   const std::string path = (dir / "file.bin").string();
   write_file_atomically(path, "first");
   write_file_atomically(path, std::string("sec\0ond", 7));
@@ -98,8 +96,24 @@ TEST_CASE("atomic writes replace the file whole and leave no temporary behind") 
   CHECK_THROWS_AS(write_file_atomically((dir / "no/such/dir/x").string(), "x"), Error);
 }
 
+TEST_CASE("a temporary folder is the process's own and goes with everything in it, also on an error") {
+  std::filesystem::path kept;
+  try {
+    const TemporaryFolder folder("legato_test_temporary");
+    kept = folder.path();
+    CHECK(kept.filename().string() == "legato_test_temporary_" + std::to_string(::getpid()));
+    write_file_atomically(folder.file("b.txt"), "x");
+    std::filesystem::create_directories(kept / "sub");
+    write_file_atomically(kept / "sub" / "c.txt", "y");
+    throw Error("the scope ends early");
+  } catch (const Error&) {
+  }
+  CHECK_FALSE(kept.empty());
+  CHECK_FALSE(std::filesystem::exists(kept));
+}
+
 TEST_CASE("a pipe is read to its end, a device is not read, and neither is replaced by a regular file") {
-  const ScratchDir scratch("special");
+  const TemporaryFolder scratch("legato_test_special");
   const std::string fifo = scratch.file("pipe.krn");
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   ::alarm(20);  // a hang here fails the test (SIGALRM) instead of stalling CI
@@ -133,21 +147,21 @@ TEST_CASE("a folder that takes no new files is refused up front, for root too") 
 TEST_CASE("a probe file left by an earlier run does not make a folder look writable") {
   // open(O_CREAT | O_EXCL) reports "exists" before "permission denied", so a
   // taken probe name must lead to another name, not to "writable".
-  const ScratchDir scratch("probe");
+  const TemporaryFolder scratch("legato_test_probe");
   for (int k = 0; k < 10; ++k)  // the first names this process would try (fewer than its 16 tries)
     write_file_atomically(scratch.file(".legato-probe-" + std::to_string(::getpid()) + "-" + std::to_string(k)), "");
-  CHECK(detail::why_folder_refuses_files(scratch.path).empty());  // writable: another name is found
-  REQUIRE(::chmod(scratch.path.c_str(), 0500) == 0);
+  CHECK(detail::why_folder_refuses_files(scratch.path()).empty());  // writable: another name is found
+  REQUIRE(::chmod(scratch.path().c_str(), 0500) == 0);
   if (::geteuid() != 0) {  // root may write into a read-only folder
-    CHECK_FALSE(detail::why_folder_refuses_files(scratch.path).empty());
+    CHECK_FALSE(detail::why_folder_refuses_files(scratch.path()).empty());
   }
-  ::chmod(scratch.path.c_str(), 0700);
+  ::chmod(scratch.path().c_str(), 0700);
 }
 
 TEST_CASE("two output flags that name one file are refused, however the path is spelt") {
-  const ScratchDir scratch("distinct");
+  const TemporaryFolder scratch("legato_test_distinct");
   const std::string model = scratch.file("m.safetensors");
-  const std::string other_spelling = (scratch.path / "." / "m.safetensors").string();
+  const std::string other_spelling = (scratch.path() / "." / "m.safetensors").string();
   CHECK_NOTHROW(check_distinct_outputs({{"out", model}, {"best-out", scratch.file("best.safetensors")}, {"metrics-json", ""}}));
   CHECK_NOTHROW(check_distinct_outputs({{"out", model}, {"best-out", ""}, {"metrics-json", ""}}));  // unset flags
   CHECK_THROWS_WITH_AS(check_distinct_outputs({{"out", model}, {"metrics-json", other_spelling}}),
@@ -156,8 +170,8 @@ TEST_CASE("two output flags that name one file are refused, however the path is 
 }
 
 TEST_CASE("a kill while a file is being written removes its temporary, and only that one") {
-  const ScratchDir scratch("kill");  // the child dies by the signal, so only the parent removes it
-  const std::filesystem::path& dir = scratch.path;
+  const TemporaryFolder scratch("legato_test_kill");  // the child dies by the signal, so only the parent removes it
+  const std::filesystem::path& dir = scratch.path();
   const auto pending = dir / "melody.krn.tmp-pending";  // still being written when the signal lands
   const auto finished = dir / "done.krn";               // its guard ended: an ordinary file now
   const pid_t child = ::fork();
@@ -175,7 +189,7 @@ TEST_CASE("a kill while a file is being written removes its temporary, and only 
       if (term.sa_handler == detail::remove_temporaries_and_reraise) ::_exit(4);
       ::raise(SIGHUP);
     } catch (...) {
-      ::_exit(5);  // a failed write: never back into doctest (its ScratchDir would remove the parent's folder)
+      ::_exit(5);  // a failed write: never back into doctest (its TemporaryFolder would remove the parent's folder)
     }
     ::_exit(3);  // reached only if no handler removed the file and re-raised
   }

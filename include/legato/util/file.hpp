@@ -204,6 +204,34 @@ class TemporaryFileGuard {
   detail::PendingTemporary* slot_ = nullptr;
 };
 
+// A folder of this process's own under the system's temporary folder
+// (prefix_PID, so two runs side by side never share one), removed with
+// everything in it when the object goes, even when an error ends the scope
+// early. Tests and the programs' --smoke runs write their files there.
+class TemporaryFolder {
+ public:
+  explicit TemporaryFolder(const std::string& prefix)
+      : path_(std::filesystem::temp_directory_path() / (prefix + "_" + std::to_string(::getpid()))) {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);  // left by a killed run with a recycled process id
+    std::filesystem::create_directories(path_, ec);
+    check(!ec && std::filesystem::is_directory(path_), "temporary folder '", path_.string(),
+          "' cannot be created: ", ec ? ec.message() : "a file has that name");
+  }
+  ~TemporaryFolder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TemporaryFolder(const TemporaryFolder&) = delete;
+  TemporaryFolder& operator=(const TemporaryFolder&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
 inline void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
   // The process id keeps two programs apart, the counter two threads.
   static std::atomic<unsigned> counter{0};

@@ -98,9 +98,17 @@ void add_biases(float* rows, std::int64_t R, std::int64_t G, const float* b1, co
   LEGATO_CUDA_LAUNCHED("add_biases_kernel");
 }
 
+// Above this batch, automatic picks the per-step engine: its tiled GEMMs
+// fill the GPU better than the persistent kernel's per-warp products. On an
+// H200 (2026-11-28, bench/RESULTS.md) at H = 256 the persistent engine took
+// 1.97 ms for forward + backward at B = 64 (per-step 2.81) but 8.19 ms at
+// B = 256 (per-step 6.58).
+constexpr std::int64_t kPersistentMaxBatch = 128;
+
 // Picks the engine; throws if persistent was demanded but cannot run.
 bool use_persistent(LstmAlgo algo, bool backward, std::int64_t B, std::int64_t H, detail::PersistentPlan& plan) {
   if (algo == LstmAlgo::per_step) return false;
+  if (algo == LstmAlgo::automatic && B > kPersistentMaxBatch) return false;
   plan = detail::plan_persistent(backward, static_cast<int>(B), static_cast<int>(H));
   if (algo == LstmAlgo::persistent)
     check(plan.ok, "cuda lstm: the persistent kernel cannot run at B ", B, ", H ", H, ": ", plan.why);

@@ -58,13 +58,15 @@ if [ "${LEGATO_TEST_QUICK:-0}" != 1 ]; then
 
   if command -v nvcc >/dev/null 2>&1 && [ -f kernels/CMakeLists.txt ]; then
     stage "CUDA build compiles (no GPU needed)"
-    # The kernels, the CUDA tests and the GPU benchmark; the rest of the tree
-    # is the same code as the release stage and is not rebuilt.
-    cuda_targets=(legato_cuda cuda_lstm_bench)
+    # The kernels, the CUDA tests, the GPU benchmark and melody_lstm (whose
+    # --device cuda step exists only in this build; its smoke run checks that
+    # training on a missing GPU is refused). The rest of the tree is the same
+    # code as the release stage and is not rebuilt.
+    cuda_targets=(legato_cuda cuda_lstm_bench melody_lstm)
     for t in tests/test_cuda_*.cpp; do cuda_targets+=("$(basename "${t%.cpp}")"); done
     if cmake -S . -B build/cuda -DLEGATO_CUDA=ON -DLEGATO_BUILD_BENCH=OFF -DLEGATO_WERROR=ON >/dev/null &&
        cmake --build build/cuda -j"$jobs" --target "${cuda_targets[@]}" &&
-       ctest --test-dir build/cuda -R test_cuda --output-on-failure; then ok; else failed_stages+=(cuda-compile); fi
+       ctest --test-dir build/cuda -R 'test_cuda|melody_lstm_smoke' --output-on-failure; then ok; else failed_stages+=(cuda-compile); fi
   fi
 
   stage "install, then find_package(legato) from an outside project"

@@ -28,6 +28,8 @@ expect_failure("bad --mode" train --corpus "${other}" --out "${WORK}/x.safetenso
 expect_failure("--best-out equal to --out" train --corpus "${other}" --out "${WORK}/x.safetensors" --best-out "${WORK}/x.safetensors" --epochs 1)
 expect_failure_saying("--best-out the same file as --out, spelt otherwise" "is the same file as --out" train --corpus "${other}" --out "${WORK}/x.safetensors" --best-out "${WORK}/./x.safetensors" --epochs 1)
 expect_failure_saying("--metrics-json the same file as --out" "is the same file as --out" train --corpus "${other}" --out "${WORK}/x.safetensors" --metrics-json "${WORK}/copy/../x.safetensors" --epochs 1)
+expect_failure_saying("an unknown --device" "--device must be 'cpu' or 'cuda'" train --corpus "${other}" --out "${WORK}/x.safetensors" --device gpu --epochs 1)
+expect_failure_saying("--device cuda with bf16" "--device cuda trains in fp32" train --corpus "${other}" --out "${WORK}/x.safetensors" --device cuda --precision bf16 --epochs 1)
 expect_failure("--patience without --best-out" train --corpus "${other}" --out "${WORK}/x.safetensors" --patience 3)
 expect_failure("negative --patience" train --corpus "${other}" --out "${WORK}/x.safetensors" --best-out "${WORK}/b.safetensors" --patience -1)
 expect_failure("bad --inputs" train --corpus "${other}" --out "${WORK}/x.safetensors" --inputs melody)

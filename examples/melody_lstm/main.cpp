@@ -131,14 +131,25 @@ int cmd_train(const std::vector<std::string>& args) {
   const std::string precision =
       precision_flag(cli, "bf16 products with float sums in the LSTM's recurrent GEMMs while training, about 1.5x the "
                           "steps per second; evaluation always runs in fp32");
+  opt.device = cli.text("device", opt.device,
+                        "cpu | cuda: run the training steps on the GPU (a build with -DLEGATO_CUDA=ON); the "
+                        "evaluations stay on the CPU");
   Hyper h = hyper_flags(cli);
   declare_threads(cli);
   if (answered_help(cli, "melody_lstm train --corpus DIR --out MODEL.safetensors [flags]")) return 0;
   cli.finish();
-  opt.precision = precision_of(precision);
+  // auto is the CPU's best; the GPU steps are fp32 (cuda_step.hpp).
+  opt.precision = opt.device == "cuda" && precision == "auto" ? legato::MatmulPrecision::fp32 : precision_of(precision);
   legato::examples::require_directory(opt.corpus, "train");
   h.validate();
   check_train_options(opt);
+  if (opt.device == "cuda") {  // a build without CUDA, or no GPU: one line, before the corpus is read
+    try {
+      legato::cuda::require_device();
+    } catch (const legato::Error& e) {
+      legato::fail("train --device cuda: ", e.what());
+    }
+  }
   // The seed's 10 epochs; a resumed run continues to the end of its own plan (train.hpp).
   if (opt.epochs == 0 && opt.time_budget == 0 && !opt.resume) opt.epochs = 10;
   if (opt.resume)
@@ -160,6 +171,11 @@ int cmd_train(const std::vector<std::string>& args) {
                   saved.progress.validation_split ? "with" : "without", " --best-out; resume it the same way");
   }
   opt.threads = legato::examples::setup_threads(cli);
+  if (opt.device == "cuda" && opt.time_budget > 0 && opt.epochs == 0 && !opt.resume)
+    std::fprintf(stderr,
+                 "note: a GPU minute holds about 5 times the CPU's epochs, and past about 25 the default model "
+                 "over-fits (docs/cuda.md); --epochs N plans the run as the CPU's minute would (about 24 on han, 18 on "
+                 "deutsch), or --best-out FILE keeps the best epoch\n");
   if (opt.time_budget > 90 && opt.best_out.empty())
     std::fprintf(stderr,
                  "note: past about a minute the default model over-fits (docs/results.md); --best-out FILE keeps "

@@ -90,6 +90,112 @@ inline bool same_weights(const MelodyLstm& a, const MelodyLstm& b, std::string& 
   return true;
 }
 
+// --device cuda: the GPU's training steps (cuda_step.hpp) against the CPU's,
+// from the same initial weights, with dropout off (the two draw different
+// masks), two layers, clipping and AdamW: three sequence-mode steps (the
+// carried state crosses two chunk boundaries), then one window-mode step.
+// Returns the number of checks made; 0 where there is no GPU.
+inline int check_cuda_step(const MelodyData& data) {
+  try {
+    legato::cuda::require_device();
+  } catch (const legato::Error& e) {
+    // No GPU here: training on one is refused with an error, not run on the CPU.
+    TrainOptions opt;
+    opt.corpus = "unused";
+    opt.out = (std::filesystem::temp_directory_path() / "never_written.safetensors").string();
+    opt.epochs = 1;
+    opt.device = "cuda";
+    opt.quiet = true;
+    Hyper h;
+    bool refused = false;
+    try {
+      train(opt, h, {}, &data);
+    } catch (const legato::Error& refusal) {
+      refused = std::string(refusal.what()).find("cuda") != std::string::npos;
+    }
+    legato::check(refused, "smoke: FAILED: train --device cuda without a GPU was not refused");
+    std::printf("smoke: --device cuda: refused without a GPU (%s); the GPU's step was not compared\n", e.what());
+    return 1;
+  }
+#ifdef LEGATO_CUDA
+  Hyper h;
+  h.hidden = 24;
+  h.layers = 2;
+  h.dropout = 0.f;
+  h.batch = 4;
+  h.seq_len = 16;
+  h.clip = 0.5f;
+  h.lr = 3e-3f;
+  const std::int64_t L = h.layers, B = h.batch, H = h.hidden;
+  const std::int32_t slash = data.vocab.delimiter_id();
+  MelodyLstm cpu(data.vocab.size(), h), gpu(data.vocab.size(), h);
+  cpu.train();
+  gpu.train();
+  legato::optim::AdamW cpu_adam(cpu.parameters(), h.lr, 0.9f, 0.999f, 1e-7f, h.weight_decay);
+  legato::optim::AdamW gpu_adam(gpu.parameters(), h.lr, 0.9f, 0.999f, 1e-7f, h.weight_decay);
+  legato::nn::LSTMState cpu_carry{Tensor::zeros({L, B, H}), Tensor::zeros({L, B, H})};
+  legato::nn::LSTMState gpu_carry{Tensor::zeros({L, B, H}), Tensor::zeros({L, B, H})};
+  ShardedStep cpu_step(cpu, h, 1);
+  CudaStep gpu_step(gpu, h, gpu_adam, gpu_carry);
+  SequenceBatcher batcher(data.train, cpu.coding(), B, h.seq_len, slash, 1, /*repeat=*/true, 7, 0.0);
+  double worst_loss = 0;
+  for (std::int64_t step = 0; step < 3; ++step) {
+    SequenceBatch batch;
+    batcher.next(batch);
+    detail::reset_lanes(cpu_carry, batch.reset);
+    cpu_adam.zero_grad();
+    const double expected = cpu_step.sequence(batch, cpu_carry, step);
+    legato::optim::clip_grad_norm(cpu.parameters(), h.clip);
+    cpu_adam.step();
+    const double got = gpu_step.sequence(batch, step, h.lr);
+    worst_loss = std::max(worst_loss, std::fabs(got - expected) / std::fabs(expected));
+  }
+  gpu_step.download(gpu_adam, gpu_carry);
+  // Adam moves every weight by about lr per step whatever the gradient's
+  // size, so a wrong gradient shows as a difference of that order; rounding
+  // leaves a few thousandths of it.
+  const auto largest_difference = [](const std::vector<std::pair<std::string, Tensor>>& a,
+                                     const std::vector<std::pair<std::string, Tensor>>& b, std::string& where) {
+    double worst = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      for (std::int64_t j = 0; j < a[i].second.numel(); ++j) {
+        const double d = std::fabs(double(a[i].second.data()[j]) - double(b[i].second.data()[j]));
+        if (d > worst) worst = d, where = a[i].first;
+      }
+    return worst;
+  };
+  std::string where, carry_where = "h";
+  const double weights = largest_difference(cpu.named_parameters(), gpu.named_parameters(), where);
+  const double carry = largest_difference({{"h", cpu_carry.h}, {"c", cpu_carry.c}},
+                                          {{"h", gpu_carry.h}, {"c", gpu_carry.c}}, carry_where);
+  std::printf("smoke: --device cuda, 3 sequence steps: loss differs by %.2e (relative), weights by %.2e (%s), "
+              "carried state by %.2e\n", worst_loss, weights, where.c_str(), carry);
+  legato::check(worst_loss < 1e-4 && weights < 0.05 * h.lr && carry < 1e-4,
+                "smoke: FAILED: the GPU's sequence steps differ from the CPU's (tolerances: loss 1e-4 relative, "
+                "weights 0.05 lr, carried state 1e-4)");
+
+  // Window mode: the head and the loss on the last step only, zero state.
+  WindowBatcher windows(data.train, cpu.coding(), B, h.seq_len, slash);
+  windows.begin_epoch(3);
+  WindowBatch wb;
+  windows.next(wb);
+  cpu_adam.zero_grad();
+  const double expected = cpu_step.window(wb, 3);
+  legato::optim::clip_grad_norm(cpu.parameters(), h.clip);
+  cpu_adam.step();
+  const double got = gpu_step.window(wb, 3, h.lr);
+  gpu_step.download(gpu_adam, gpu_carry);
+  const double window_weights = largest_difference(cpu.named_parameters(), gpu.named_parameters(), where);
+  std::printf("smoke: --device cuda, a window step: loss %.6f against %.6f, weights differ by %.2e (%s)\n", got,
+              expected, window_weights, where.c_str());
+  legato::check(std::fabs(got - expected) < 1e-4 * std::fabs(expected) && window_weights < 0.05 * h.lr,
+                "smoke: FAILED: the GPU's window step differs from the CPU's");
+  return 2;
+#else
+  return 0;
+#endif
+}
+
 template <class F>
 bool throws(F&& f) {
   try {
@@ -674,6 +780,9 @@ inline int run_smoke(const SmokeOptions& o) {
     };
     ok(refused_naming(odd) && refused_naming(none), "a checkpoint with a bad or missing meter_beat is refused, naming it");
   }
+
+  // 7. the GPU's training step (skipped without one)
+  checks += smoke::check_cuda_step(data);
 
   std::printf("melody_lstm smoke: ok (%d checks) in %.1f s\n", checks, clock.seconds());
   return 0;

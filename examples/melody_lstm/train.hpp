@@ -27,6 +27,7 @@
 #include "examples/common/metrics_file.hpp"
 #include "legato/ops/loss.hpp"
 #include "legato/optim/adam.hpp"
+#include "legato/cuda/device.hpp"
 #include "legato/optim/clip.hpp"
 #include "legato/util/file.hpp"
 #include "legato/util/progress.hpp"
@@ -38,6 +39,7 @@
 #include "model.hpp"
 #include "legato/ops/bf16.hpp"
 #include "parallel.hpp"
+#include "cuda_step.hpp"
 
 namespace melody_lstm {
 
@@ -61,6 +63,9 @@ struct TrainOptions {
   // Training steps' recurrent GEMMs in bf16 products (legato/ops/bf16.hpp);
   // evaluation always runs in fp32 (generation has its own --precision).
   legato::MatmulPrecision precision = legato::MatmulPrecision::fp32;
+  // Where the training steps run: "cpu", or "cuda" (cuda_step.hpp). The
+  // evaluations run on the CPU either way.
+  std::string device = "cpu";
 };
 
 struct EpochRecord {
@@ -148,6 +153,9 @@ inline void check_train_options(const TrainOptions& opt) {
         opt.parallel, "'");
   check(opt.patience >= 0, "--patience must be >= 0, got ", opt.patience);
   check(opt.patience == 0 || !opt.best_out.empty(), "--patience needs --best-out (it watches the validation NLL)");
+  check(opt.device == "cpu" || opt.device == "cuda", "--device must be 'cpu' or 'cuda', got '", opt.device, "'");
+  check(opt.device == "cpu" || opt.precision == legato::MatmulPrecision::fp32,
+        "--precision bf16 is for the CPU; --device cuda trains in fp32");
   legato::check_output_file(opt.out, "out");
   legato::check_output_file(opt.best_out, "best-out");
   legato::check_output_file(opt.metrics_json, "metrics-json");
@@ -253,6 +261,19 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   }
 
   ShardedStep stepper(*model, h, lane_threads);
+  // --device cuda: the steps run on the GPU, which keeps the weights, Adam's
+  // state and the carried state; to_host() brings them back before an
+  // evaluation or a checkpoint.
+#ifdef LEGATO_CUDA
+  std::unique_ptr<CudaStep> gpu;
+  if (opt.device == "cuda") gpu = std::make_unique<CudaStep>(*model, h, adam, carry);
+  const auto to_host = [&] {
+    if (gpu) gpu->download(adam, carry);
+  };
+#else
+  if (opt.device == "cuda") legato::cuda::require_device();  // throws: this build has no CUDA
+  const auto to_host = [] {};
+#endif
   const bool window = h.mode == "window";
   const std::int64_t songs = static_cast<std::int64_t>(training_songs.size());
   SequenceBatcher seq_batcher(training_songs, model->coding(), B, T, slash, 1, /*repeat=*/true,
@@ -342,6 +363,14 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
                                         opt.time_budget > 0 ? loop_clock.seconds() / opt.time_budget : 0.0));
       adam.zero_grad();
       double value;  // the mean loss over the step's targets
+#ifdef LEGATO_CUDA
+      if (gpu) {
+        value = window ? gpu->window(wb, progress.global_step, adam.lr())
+                       : gpu->sequence(sb, progress.global_step, adam.lr());
+        result.targets += window ? wb.targets.shape[0] : sb.target_count;
+        result.lane_steps += window ? T * wb.targets.shape[0] : T * B;
+      } else
+#endif
       if (window) {
         value = stepper.window(wb, progress.global_step);
         result.targets += wb.targets.shape[0];
@@ -352,8 +381,13 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
         result.targets += sb.target_count;
         result.lane_steps += T * B;
       }
-      if (h.clip > 0) legato::optim::clip_grad_norm(model->parameters(), h.clip);
-      adam.step();
+#ifdef LEGATO_CUDA
+      if (!gpu)
+#endif
+      {
+        if (h.clip > 0) legato::optim::clip_grad_norm(model->parameters(), h.clip);
+        adam.step();
+      }
       result.step_seconds += step_clock.seconds();
       ++result.steps;
       ++progress.global_step;
@@ -374,6 +408,7 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
     }
     if (!opt.quiet) bar.finish();
     if (out_of_time) break;
+    to_host();
     ++progress.epochs_done;
     progress.step_in_epoch = 0;
     EpochRecord record;
@@ -412,6 +447,7 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
                    static_cast<long long>(progress.best_epoch), static_cast<long long>(opt.patience));
   }
   progress.train_seconds = seconds_before + loop_clock.seconds();
+  to_host();
   save();  // the end (possibly in the middle of an epoch)
   if (!opt.quiet)
     std::fprintf(stderr, "trained %lld steps in %.1f s (%.1f s inside steps), %lld epochs + %lld steps in all; saved %s\n",
@@ -458,6 +494,7 @@ inline nlohmann::ordered_json metrics_json(const TrainResult& r, const Hyper& h,
   j["threads"] = opt.threads;
   j["parallel"] = opt.parallel;
   j["precision"] = legato::precision_name(opt.precision);
+  j["device"] = opt.device;
   j["peak_rss_mb"] = legato::peak_rss_mb();
   if (r.ngram) {
     j["ngram_nll_nats"] = number(r.ngram->metrics.nll());

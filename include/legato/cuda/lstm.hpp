@@ -31,7 +31,8 @@ namespace legato::cuda {
 //     W_hh in shared memory for the whole sequence, and the blocks meet at a
 //     grid-wide barrier (cooperative groups grid.sync()) once per step.
 //   per_step: one GEMM and one fused gate kernel per step (2 launches a step).
-//   automatic: persistent when it fits (lstm_persistent_supported), else per_step.
+//   automatic: persistent when it fits (lstm_persistent_supported) and B <= 128
+//     (above that the per-step engine measured faster), else per_step.
 enum class LstmAlgo { automatic, persistent, per_step };
 
 const char* lstm_algo_name(LstmAlgo algo);

@@ -133,6 +133,7 @@ inline void add_into(Tensor& accumulator, Tensor g);  // defined below
 inline void run_backward(const Tensor& root, const Tensor& seed) {
   check(root.requires_grad(), "backward: the tensor does not require grad (no input was marked requires_grad, or it "
                               "was computed under NoGradGuard)");
+  common_device("backward (the output and its gradient)", root, seed);
   check(seed.shape() == root.shape(), "backward: gradient of shape ", shape_str(seed.shape()),
         " does not match the output shape ", shape_str(root.shape()));
   NoGradGuard no_grad;  // the backward closures must not build a graph
@@ -172,7 +173,7 @@ inline void run_backward(const Tensor& root, const Tensor& seed) {
 inline void Tensor::backward() const {
   check(numel() == 1, "backward: output of shape ", shape_str(shape()),
         " is not a scalar; pass the output gradient explicitly: backward(grad)");
-  run_backward(*this, Tensor::ones(shape()));
+  run_backward(*this, Tensor::ones(shape(), device()));
 }
 
 inline void Tensor::backward(const Tensor& grad_output) const { run_backward(*this, grad_output); }
@@ -189,9 +190,11 @@ inline void add_into(Tensor& accumulator, Tensor g) {
     accumulator = sole_owner ? std::move(g) : g.clone();
     return;
   }
+  common_device("backward (accumulating a gradient)", accumulator, g);
   float* acc = accumulator.data();
   const float* src = g.data();
   const std::int64_t n = accumulator.numel();
+  if (!accumulator.is_cpu()) return device_allocator(accumulator.device()).accumulate(acc, src, static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) acc[i] += src[i];
 }
 }  // namespace detail

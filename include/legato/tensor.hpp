@@ -69,14 +69,19 @@ enum class Device : std::uint8_t { cpu, cuda };
 
 inline const char* device_name(Device d) { return d == Device::cpu ? "cpu" : "cuda"; }
 
-// Memory for one device. The CPU allocator is built in; the CUDA backend
-// (kernels/, LEGATO_CUDA=ON) installs its caching allocator here at start-up,
-// so the header-only library needs no CUDA headers.
+// Memory for one device, and the few primitives the core needs on it. The
+// CPU's are built in (allocate and release; the rest is plain loops); the
+// CUDA backend (kernels/, LEGATO_CUDA=ON) installs its own here at start-up
+// (cuda/tensor_device.hpp), so the header-only library needs no CUDA headers.
 struct DeviceAllocator {
   float* (*allocate)(std::size_t count) = nullptr;
   void (*release)(float* data) = nullptr;
   // Copies count floats between this device and the host (to_device = host -> device).
   void (*copy)(float* dst, const float* src, std::size_t count, bool to_device) = nullptr;
+  // On the device: dst[i] = value; dst = src; acc += src (gradient accumulation).
+  void (*fill)(float* dst, std::size_t count, float value) = nullptr;
+  void (*copy_within)(float* dst, const float* src, std::size_t count) = nullptr;
+  void (*accumulate)(float* acc, const float* src, std::size_t count) = nullptr;
 };
 
 inline DeviceAllocator& device_allocator(Device device) {
@@ -147,13 +152,13 @@ class Tensor {
     t.impl_->storage = std::make_shared<Storage>(numel_of(shape), device);
     return t;
   }
-  static Tensor full(const Shape& shape, float value) {
-    Tensor t = empty(shape);
-    std::fill_n(t.data(), t.numel(), value);
+  static Tensor full(const Shape& shape, float value, Device device = Device::cpu) {
+    Tensor t = empty(shape, device);
+    t.fill_(value);
     return t;
   }
-  static Tensor zeros(const Shape& shape) { return full(shape, 0.f); }
-  static Tensor ones(const Shape& shape) { return full(shape, 1.f); }
+  static Tensor zeros(const Shape& shape, Device device = Device::cpu) { return full(shape, 0.f, device); }
+  static Tensor ones(const Shape& shape, Device device = Device::cpu) { return full(shape, 1.f, device); }
   static Tensor scalar(float value) { return full({}, value); }
 
   // [start, start + step, ...) below end, as a 1-D tensor.
@@ -209,12 +214,15 @@ class Tensor {
   float& at(std::initializer_list<std::int64_t> index) { return data()[offset_of(index)]; }
   float at(std::initializer_list<std::int64_t> index) const { return data()[offset_of(index)]; }
 
-  // The value of a one-element tensor.
+  // The value of a one-element tensor (from a device tensor too: reading
+  // one value back is what item() is for, a loss to print, say).
   float item() const {
     check(numel() == 1, "Tensor::item: tensor of shape ", shape_str(shape()), " has ", numel(),
           " elements, not 1");
-    check(is_cpu(), "Tensor::item: tensor is on ", device_name(device()), "; copy it to the cpu first");
-    return data()[0];
+    if (is_cpu()) return data()[0];
+    float value = 0.f;
+    device_allocator(device()).copy(&value, data(), 1, /*to_device=*/false);
+    return value;
   }
 
   std::vector<float> to_vector() const {
@@ -250,12 +258,23 @@ class Tensor {
     return t;
   }
 
-  // A deep copy with no gradient history.
+  // A deep copy on the same device, with no gradient history.
   Tensor clone() const {
-    check(is_cpu(), "Tensor::clone: use to() for device tensors");
-    Tensor t = empty(shape());
-    std::memcpy(t.data(), data(), sizeof(float) * static_cast<std::size_t>(numel()));
+    Tensor t = empty(shape(), device());
+    if (is_cpu())
+      std::memcpy(t.data(), data(), sizeof(float) * static_cast<std::size_t>(numel()));
+    else
+      device_allocator(device()).copy_within(t.data(), data(), static_cast<std::size_t>(numel()));
     return t;
+  }
+
+  // Moves this tensor's elements to another device in place: every handle
+  // to it (a module's member, an optimiser's list) sees the move. Its
+  // gradient is dropped. This is how nn::Module::to moves a model.
+  void move_to(Device target) {
+    if (device() == target) return;
+    impl().storage = to(target).impl().storage;
+    impl().grad.reset();
   }
 
   // Same storage, cut from the graph: gradients do not flow through it.
@@ -273,8 +292,10 @@ class Tensor {
   }
 
   void fill_(float value) {
-    check(is_cpu(), "Tensor::fill_: tensor is on ", device_name(device()));
-    std::fill_n(data(), numel(), value);
+    if (is_cpu())
+      std::fill_n(data(), numel(), value);
+    else
+      device_allocator(device()).fill(data(), static_cast<std::size_t>(numel()), value);
   }
 
   // ---- autograd (implemented in autograd.hpp) ----
@@ -326,6 +347,18 @@ class Tensor {
 
   std::shared_ptr<TensorImpl> impl_;
 };
+
+// The device an op runs on: that of its defined inputs, which must all agree.
+// Mixing devices is an error naming the op and the devices, never an implicit
+// copy (Tensor::to is the one place data moves).
+inline Device common_device(const char* op, const Tensor& a, const Tensor& b = Tensor(), const Tensor& c = Tensor()) {
+  const Device d = a.device();
+  for (const Tensor* t : {&b, &c})
+    if (t->defined())  // (check's message is built before the test, so an undefined tensor must not reach it)
+      check(t->device() == d, op, ": inputs on different devices (", device_name(d), " and ",
+            device_name(t->device()), "); move them to one with Tensor::to");
+  return d;
+}
 
 // ------------------------------------------------------------- printing ----
 

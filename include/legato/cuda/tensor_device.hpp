@@ -1,7 +1,8 @@
 #pragma once
 // Connects legato::Tensor to the CUDA backend: installs the caching
-// allocator and the copy routine into device_allocator(Device::cuda), so that
-// Tensor::empty(shape, Device::cuda) and Tensor::to(Device::cuda) work.
+// allocator, the copy routines, fill and gradient accumulation into
+// device_allocator(Device::cuda), so that Tensor::empty(shape, Device::cuda),
+// Tensor::to(Device::cuda), zeros, clone and backward work there.
 //
 // Including this header in a program built with LEGATO_CUDA registers them
 // during static initialisation (no CUDA call is made then; the first
@@ -13,6 +14,7 @@
 // keeps failing with "no copy routine for device 'cuda'".
 
 #include "legato/cuda/device.hpp"
+#include "legato/cuda/elementwise.hpp"
 #include "legato/tensor.hpp"
 
 namespace legato::cuda {
@@ -23,6 +25,11 @@ inline void install_tensor_allocator() {
   slot.allocate = &cuda::allocate;
   slot.release = &cuda::release;
   slot.copy = &cuda::copy_floats;
+  slot.fill = &cuda::fill;
+  slot.copy_within = &cuda::copy_on_device;
+  slot.accumulate = [](float* acc, const float* src, std::size_t count) {
+    cuda::axpy(1.f, src, static_cast<std::int64_t>(count), acc);
+  };
 }
 
 namespace detail {

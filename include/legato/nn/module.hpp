@@ -160,6 +160,18 @@ class Module {
     }
   }
 
+  // Moves every parameter and buffer to `device` in place (Tensor::move_to),
+  // so the module's members and any list of its parameters see the move;
+  // gradients are dropped. The ops then run where their inputs are: on the
+  // GPU, those with a CUDA version (ops/cuda_ops.hpp); the others say they
+  // run on the cpu only.
+  void to(Device device) {
+    for (auto& [name, t] : state_dict()) {
+      Tensor handle = t;
+      handle.move_to(device);
+    }
+  }
+
   // Drops the accumulated gradients of every parameter (they become undefined,
   // which backward treats as zero).
   void zero_grad() {

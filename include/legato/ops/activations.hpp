@@ -13,6 +13,9 @@ namespace legato {
 // 1 / (1 + e^-x). Gradient: g * y * (1 - y), from the saved output y.
 // (For very negative x, e^-x overflows to inf and 1/inf gives the correct 0.)
 inline Tensor sigmoid(const Tensor& x) {
+#ifdef LEGATO_CUDA
+  if (!x.is_cpu()) return on_cuda::unary(cuda::UnaryOp::sigmoid, x, "sigmoid");
+#endif
   Tensor out = detail::map_unary(x, "sigmoid", [](float v) { return 1.f / (1.f + std::exp(-v)); });
   record(out, "sigmoid", {x}, [](const Inputs&, const Tensor& out, const Tensor& g) {
     return Grads{detail::map_binary(out, g, "sigmoid", [](float y, float dy) { return dy * y * (1.f - y); })};
@@ -22,6 +25,9 @@ inline Tensor sigmoid(const Tensor& x) {
 
 // tanh(x). Gradient: g * (1 - y^2), from the saved output y.
 inline Tensor tanh(const Tensor& x) {
+#ifdef LEGATO_CUDA
+  if (!x.is_cpu()) return on_cuda::unary(cuda::UnaryOp::tanh, x, "tanh");
+#endif
   Tensor out = detail::map_unary(x, "tanh", [](float v) { return std::tanh(v); });
   record(out, "tanh", {x}, [](const Inputs&, const Tensor& out, const Tensor& g) {
     return Grads{detail::map_binary(out, g, "tanh", [](float y, float dy) { return dy * (1.f - y * y); })};
@@ -31,6 +37,9 @@ inline Tensor tanh(const Tensor& x) {
 
 // max(x, 0). Gradient: g where x > 0, else 0 (at exactly 0 too, as PyTorch).
 inline Tensor relu(const Tensor& x) {
+#ifdef LEGATO_CUDA
+  if (!x.is_cpu()) return on_cuda::unary(cuda::UnaryOp::relu, x, "relu");
+#endif
   Tensor out = detail::map_unary(x, "relu", [](float v) { return v > 0.f ? v : 0.f; });
   record(out, "relu", {x}, [](const Inputs& in, const Tensor&, const Tensor& g) {
     return Grads{detail::map_binary(in[0], g, "relu", [](float v, float dy) { return v > 0.f ? dy : 0.f; })};

@@ -12,6 +12,8 @@
 
 #include "legato/tensor.hpp"
 
+#include "legato/ops/cuda_ops.hpp"
+
 namespace legato {
 
 // The broadcast result shape, or an error naming the op and both shapes.
@@ -67,6 +69,9 @@ void for_each_broadcast(const Shape& a, const Shape& b, const Shape& out, Visit&
 // Sums `grad` (shape `from`, a broadcast of `to`) down to shape `to`.
 inline Tensor sum_to(const Tensor& grad, const Shape& to) {
   if (grad.shape() == to) return grad;
+#ifdef LEGATO_CUDA
+  if (!grad.is_cpu()) return on_cuda::sum_to(grad, to);
+#endif
   Tensor out = Tensor::zeros(to);
   float* dst = out.data();
   const float* src = grad.data();

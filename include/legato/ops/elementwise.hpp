@@ -2,12 +2,15 @@
 // Elementwise ops: add, sub, mul, div with NumPy broadcasting, their scalar
 // variants, and the unary maps neg, exp, log, sqrt, pow, abs, clamp.
 // Forward and backward sit together in each function; *_ref versions are
-// plain index loops that the tests compare against.
+// plain index loops that the tests compare against. On GPU tensors (a build
+// with LEGATO_CUDA) the ops that have a CUDA twin hand over to
+// ops/cuda_ops.hpp; the others stop with "runs on the cpu only".
 
 #include <cmath>
 
 #include "legato/autograd.hpp"
 #include "legato/ops/broadcast.hpp"
+#include "legato/ops/cuda_ops.hpp"
 #include "legato/util/parallel.hpp"
 
 namespace legato {
@@ -62,6 +65,9 @@ Tensor neg(const Tensor& x);
 
 // a + b. Gradient: g to both, summed over broadcast dimensions.
 inline Tensor add(const Tensor& a, const Tensor& b) {
+#ifdef LEGATO_CUDA
+  if (common_device("add", a, b) == Device::cuda) return on_cuda::binary(cuda::BinaryOp::add, a, b, "add");
+#endif
   Tensor out = detail::map_binary(a, b, "add", [](float x, float y) { return x + y; });
   record(out, "add", {a, b}, [](const Inputs& in, const Tensor&, const Tensor& g) {
     return Grads{sum_to(g, in[0].shape()), sum_to(g, in[1].shape())};
@@ -71,6 +77,9 @@ inline Tensor add(const Tensor& a, const Tensor& b) {
 
 // a - b. Gradient: g and -g.
 inline Tensor sub(const Tensor& a, const Tensor& b) {
+#ifdef LEGATO_CUDA
+  if (common_device("sub", a, b) == Device::cuda) return on_cuda::binary(cuda::BinaryOp::sub, a, b, "sub");
+#endif
   Tensor out = detail::map_binary(a, b, "sub", [](float x, float y) { return x - y; });
   record(out, "sub", {a, b}, [](const Inputs& in, const Tensor&, const Tensor& g) {
     return Grads{sum_to(g, in[0].shape()), sum_to(neg(g), in[1].shape())};
@@ -80,6 +89,9 @@ inline Tensor sub(const Tensor& a, const Tensor& b) {
 
 // a * b. Gradient: g*b and g*a.
 inline Tensor mul(const Tensor& a, const Tensor& b) {
+#ifdef LEGATO_CUDA
+  if (common_device("mul", a, b) == Device::cuda) return on_cuda::binary(cuda::BinaryOp::mul, a, b, "mul");
+#endif
   Tensor out = detail::map_binary(a, b, "mul", [](float x, float y) { return x * y; });
   record(out, "mul", {a, b}, [](const Inputs& in, const Tensor&, const Tensor& g) {
     return Grads{in[0].requires_grad() ? sum_to(mul(g, in[1]), in[0].shape()) : Tensor(),
@@ -90,6 +102,9 @@ inline Tensor mul(const Tensor& a, const Tensor& b) {
 
 // a / b. Gradient: g/b and -g*a/b^2 = -g*out/b.
 inline Tensor div(const Tensor& a, const Tensor& b) {
+#ifdef LEGATO_CUDA
+  if (common_device("div", a, b) == Device::cuda) return on_cuda::binary(cuda::BinaryOp::div, a, b, "div");
+#endif
   Tensor out = detail::map_binary(a, b, "div", [](float x, float y) { return x / y; });
   record(out, "div", {a, b}, [](const Inputs& in, const Tensor& out, const Tensor& g) {
     return Grads{in[0].requires_grad() ? sum_to(div(g, in[1]), in[0].shape()) : Tensor(),
@@ -102,6 +117,9 @@ inline Tensor div(const Tensor& a, const Tensor& b) {
 
 // x + s. Gradient: g.
 inline Tensor add(const Tensor& x, float s) {
+#ifdef LEGATO_CUDA
+  if (!x.is_cpu()) return on_cuda::affine(x, 1.f, s, "add_scalar");
+#endif
   Tensor out = detail::map_unary(x, "add_scalar", [s](float v) { return v + s; });
   record(out, "add_scalar", {x}, [](const Inputs&, const Tensor&, const Tensor& g) { return Grads{g}; });
   return out;
@@ -110,6 +128,9 @@ inline Tensor sub(const Tensor& x, float s) { return add(x, -s); }
 
 // x * s. Gradient: g*s.
 inline Tensor mul(const Tensor& x, float s) {
+#ifdef LEGATO_CUDA
+  if (!x.is_cpu()) return on_cuda::affine(x, s, 0.f, "mul_scalar");
+#endif
   Tensor out = detail::map_unary(x, "mul_scalar", [s](float v) { return v * s; });
   record(out, "mul_scalar", {x}, [s](const Inputs&, const Tensor&, const Tensor& g) { return Grads{mul(g, s)}; });
   return out;
@@ -123,6 +144,9 @@ inline Tensor rsub(float s, const Tensor& x) { return add(neg(x), s); }
 
 // -x. Gradient: -g.
 inline Tensor neg(const Tensor& x) {
+#ifdef LEGATO_CUDA
+  if (!x.is_cpu()) return on_cuda::unary(cuda::UnaryOp::neg, x, "neg");
+#endif
   Tensor out = detail::map_unary(x, "neg", [](float v) { return -v; });
   record(out, "neg", {x}, [](const Inputs&, const Tensor&, const Tensor& g) { return Grads{neg(g)}; });
   return out;
@@ -130,6 +154,9 @@ inline Tensor neg(const Tensor& x) {
 
 // exp(x). Gradient: g*exp(x) = g*out.
 inline Tensor exp(const Tensor& x) {
+#ifdef LEGATO_CUDA
+  if (!x.is_cpu()) return on_cuda::unary(cuda::UnaryOp::exp, x, "exp");
+#endif
   Tensor out = detail::map_unary(x, "exp", [](float v) { return std::exp(v); });
   record(out, "exp", {x}, [](const Inputs&, const Tensor& out, const Tensor& g) { return Grads{mul(g, out)}; });
   return out;
@@ -137,6 +164,9 @@ inline Tensor exp(const Tensor& x) {
 
 // log(x). Gradient: g/x.
 inline Tensor log(const Tensor& x) {
+#ifdef LEGATO_CUDA
+  if (!x.is_cpu()) return on_cuda::unary(cuda::UnaryOp::log, x, "log");
+#endif
   Tensor out = detail::map_unary(x, "log", [](float v) { return std::log(v); });
   record(out, "log", {x}, [](const Inputs& in, const Tensor&, const Tensor& g) { return Grads{div(g, in[0])}; });
   return out;
@@ -144,6 +174,9 @@ inline Tensor log(const Tensor& x) {
 
 // sqrt(x). Gradient: g/(2*sqrt(x)) = g/(2*out).
 inline Tensor sqrt(const Tensor& x) {
+#ifdef LEGATO_CUDA
+  if (!x.is_cpu()) return on_cuda::unary(cuda::UnaryOp::sqrt, x, "sqrt");
+#endif
   Tensor out = detail::map_unary(x, "sqrt", [](float v) { return std::sqrt(v); });
   record(out, "sqrt", {x}, [](const Inputs&, const Tensor& out, const Tensor& g) {
     return Grads{div(g, mul(out, 2.f))};
@@ -162,6 +195,9 @@ inline Tensor pow(const Tensor& x, float p) {
 
 // |x|. Gradient: g*sign(x), with sign(0) = 0 as in PyTorch.
 inline Tensor abs(const Tensor& x) {
+#ifdef LEGATO_CUDA
+  if (!x.is_cpu()) return on_cuda::unary(cuda::UnaryOp::abs, x, "abs");
+#endif
   Tensor out = detail::map_unary(x, "abs", [](float v) { return std::fabs(v); });
   record(out, "abs", {x}, [](const Inputs& in, const Tensor&, const Tensor& g) {
     const Tensor sign = detail::map_unary(in[0], "abs", [](float v) { return float((v > 0.f) - (v < 0.f)); });

@@ -35,7 +35,6 @@ inline void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {
 // Gradient: (softmax(x_n) - onehot(t_n)) * g / count for kept rows, 0 for the
 // rest. Forward saves only log sum exp per row (N floats) for the backward.
 inline Tensor cross_entropy(const Tensor& logits, const Ids& targets, int ignore_index = -100) {
-  detail::check_cpu(logits, "cross_entropy");
   detail::check_ids(targets, "cross_entropy");
   check(logits.dim() == 2, "cross_entropy: logits must be 2-D (N, C), got shape ", shape_str(logits.shape()));
   const std::int64_t N = logits.shape()[0], C = logits.shape()[1];
@@ -49,6 +48,10 @@ inline Tensor cross_entropy(const Tensor& logits, const Ids& targets, int ignore
           " classes (ignore_index is ", ignore_index, ")");
     ++count;
   }
+#ifdef LEGATO_CUDA
+  if (!logits.is_cpu()) return on_cuda::cross_entropy(logits, targets, ignore_index);
+#endif
+  detail::check_cpu(logits, "cross_entropy");
 
   std::vector<float> log_sum_exp(static_cast<std::size_t>(N));  // (N)
   std::vector<double> row_loss(static_cast<std::size_t>(N), 0.0);

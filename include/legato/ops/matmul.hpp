@@ -85,8 +85,7 @@ inline void gemm(const float* a, bool transpose_a, const float* b, bool transpos
 // for (B, M, K) x (K, N), dB sums over the batch, which the single GEMM on
 // (B*M, K)^T x (B*M, N) does by itself.
 inline Tensor matmul(const Tensor& a, const Tensor& b) {
-  detail::check_cpu(a, "matmul");
-  detail::check_cpu(b, "matmul");
+  [[maybe_unused]] const Device device = common_device("matmul", a, b);
   const Shape& sa = a.shape();
   const Shape& sb = b.shape();
   const bool batched = sa.size() == 3 && sb.size() == 3;
@@ -104,6 +103,10 @@ inline Tensor matmul(const Tensor& a, const Tensor& b) {
 
   Shape shape = sa;
   shape.back() = N;
+#ifdef LEGATO_CUDA
+  if (device == Device::cuda) return on_cuda::matmul(a, b, batches, all_rows, K, N, shape);
+#endif
+  detail::check_cpu(a, "matmul");
   Tensor out = Tensor::empty(shape);
   for (std::int64_t i = 0; i < batches; ++i)
     detail::gemm(a.data() + i * M * K, false, b.data() + i * K * N, false, out.data() + i * M * N, all_rows, K, N);
@@ -132,11 +135,18 @@ inline Tensor matmul(const Tensor& a, const Tensor& b) {
 // Swaps two axes (negative counts from the end). Tensors are contiguous, so
 // this copies. Gradient: the same swap applied to g.
 inline Tensor transpose(const Tensor& x, int axis0, int axis1) {
-  detail::check_cpu(x, "transpose");
   const int a0 = normalize_axis(axis0, x.shape().size(), "transpose");
   const int a1 = normalize_axis(axis1, x.shape().size(), "transpose");
   Shape shape = x.shape();
   std::swap(shape[std::size_t(a0)], shape[std::size_t(a1)]);
+#ifdef LEGATO_CUDA
+  const int rank = x.dim();  // on the GPU: the last two axes, (batches, R, C) -> (batches, C, R)
+  if (!x.is_cpu() && rank >= 2 && std::min(a0, a1) == rank - 2 && std::max(a0, a1) == rank - 1) {
+    const std::int64_t R = x.shape()[std::size_t(rank - 2)], C = x.shape()[std::size_t(rank - 1)];
+    return on_cuda::transpose_last(x, R * C == 0 ? 0 : x.numel() / (R * C), R, C, shape);
+  }
+#endif
+  detail::check_cpu(x, "transpose");
   Tensor out = Tensor::empty(shape);
   // Walk the output in order, stepping through x with x's strides permuted.
   // Both shapes are padded on the left to rank 4 (the pad has size 1).
@@ -177,19 +187,21 @@ inline Tensor transpose(const Tensor& x) {
 // Gradients, with X (R, I) and G (R, O):
 //   dX = G W (R, I),   dW = G^T X (O, I),   db = column sums of G (O,).
 inline Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor()) {
-  detail::check_cpu(x, "linear");
-  detail::check_cpu(w, "linear");
+  [[maybe_unused]] const Device device = common_device("linear", x, w, b);
   check(w.dim() == 2 && x.dim() >= 1 && x.shape().back() == w.shape()[1], "linear: input ", shape_str(x.shape()),
         " and weight ", shape_str(w.shape()), " are incompatible (expected (..., I) and (O, I))");
   const std::int64_t I = w.shape()[1], O = w.shape()[0];
   if (b.defined()) {
-    detail::check_cpu(b, "linear");
     check(b.shape() == Shape{O}, "linear: bias ", shape_str(b.shape()), " does not match weight ",
           shape_str(w.shape()), " (expected (", O, ",))");
   }
   const std::int64_t R = numel_of(Shape(x.shape().begin(), x.shape().end() - 1));  // leading positions
   Shape shape = x.shape();
   shape.back() = O;
+#ifdef LEGATO_CUDA
+  if (device == Device::cuda) return on_cuda::linear(x, w, b, R, I, O, shape);
+#endif
+  detail::check_cpu(x, "linear");
   Tensor out = Tensor::empty(shape);
   detail::gemm(x.data(), false, w.data(), true, out.data(), R, I, O);
   if (b.defined()) detail::as_matrix(out.data(), R, O).rowwise() += detail::as_matrix(b.data(), 1, O).row(0);

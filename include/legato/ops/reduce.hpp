@@ -43,6 +43,14 @@ inline Tensor sum_along(const Tensor& x, int axis, bool keepdim, float scale) {
   return out;
 }
 
+#ifdef LEGATO_CUDA
+// sum_along on the GPU, with its backward (ops/cuda_ops.hpp).
+inline Tensor sum_axis_on_cuda(const Tensor& x, int axis, bool keepdim, bool mean, const char* name) {
+  const auto s = split_at(x.shape(), axis);
+  return on_cuda::sum_axis(x, s.outer, s.n, s.inner, mean, reduced_shape(x.shape(), axis, keepdim), name);
+}
+#endif
+
 // dx[o, k, i] = scale * g[o, i]: the backward of sum_along.
 inline Tensor spread_along(const Tensor& g, const Shape& x_shape, int axis, float scale) {
   const auto s = split_at(x_shape, axis);
@@ -74,6 +82,9 @@ inline double total_of(const Tensor& x) {
 
 // Sum of all elements, a scalar of shape (). Gradient: g everywhere.
 inline Tensor sum(const Tensor& x) {
+#ifdef LEGATO_CUDA
+  if (!x.is_cpu()) return on_cuda::sum_axis(x, 1, x.numel(), 1, /*mean=*/false, {}, "sum");
+#endif
   detail::check_cpu(x, "sum");
   Tensor out = Tensor::scalar(static_cast<float>(detail::total_of(x)));
   record(out, "sum", {x}, [](const Inputs& in, const Tensor&, const Tensor& g) {
@@ -85,8 +96,11 @@ inline Tensor sum(const Tensor& x) {
 // Sum along `axis`: (B, T, H) along 1 -> (B, H), or (B, 1, H) with keepdim.
 // Gradient: g repeated along the axis.
 inline Tensor sum(const Tensor& x, int axis, bool keepdim = false) {
-  detail::check_cpu(x, "sum");
   const int a = normalize_axis(axis, x.shape().size(), "sum");
+#ifdef LEGATO_CUDA
+  if (!x.is_cpu()) return detail::sum_axis_on_cuda(x, a, keepdim, /*mean=*/false, "sum_axis");
+#endif
+  detail::check_cpu(x, "sum");
   Tensor out = detail::sum_along(x, a, keepdim, 1.f);
   record(out, "sum_axis", {x}, [a](const Inputs& in, const Tensor&, const Tensor& g) {
     return Grads{detail::spread_along(g, in[0].shape(), a, 1.f)};
@@ -98,6 +112,9 @@ inline Tensor sum(const Tensor& x, int axis, bool keepdim = false) {
 
 // Mean of all elements (NaN for an empty tensor, like 0/0). Gradient: g / n.
 inline Tensor mean(const Tensor& x) {
+#ifdef LEGATO_CUDA
+  if (!x.is_cpu()) return on_cuda::sum_axis(x, 1, x.numel(), 1, /*mean=*/true, {}, "mean");
+#endif
   detail::check_cpu(x, "mean");
   const auto n = static_cast<double>(x.numel());
   Tensor out = Tensor::scalar(static_cast<float>(detail::total_of(x) / n));
@@ -109,8 +126,11 @@ inline Tensor mean(const Tensor& x) {
 
 // Mean along `axis`. Gradient: g / n repeated along the axis.
 inline Tensor mean(const Tensor& x, int axis, bool keepdim = false) {
-  detail::check_cpu(x, "mean");
   const int a = normalize_axis(axis, x.shape().size(), "mean");
+#ifdef LEGATO_CUDA
+  if (!x.is_cpu()) return detail::sum_axis_on_cuda(x, a, keepdim, /*mean=*/true, "mean_axis");
+#endif
+  detail::check_cpu(x, "mean");
   const float scale = 1.f / static_cast<float>(x.shape()[static_cast<std::size_t>(a)]);
   Tensor out = detail::sum_along(x, a, keepdim, scale);
   record(out, "mean_axis", {x}, [a, scale](const Inputs& in, const Tensor&, const Tensor& g) {

@@ -20,7 +20,6 @@ namespace detail {
 
 // The number of rows of length `cols` = the last dimension.
 inline void check_rows(const Tensor& x, const char* op) {
-  check_cpu(x, op);
   check(x.dim() >= 1, op, ": needs at least 1 dimension, got shape ", shape_str(x.shape()));
 }
 
@@ -36,6 +35,10 @@ void for_each_row(const Tensor& x, Body&& body) {
 
 inline Tensor softmax(const Tensor& x) {
   detail::check_rows(x, "softmax");
+#ifdef LEGATO_CUDA
+  if (!x.is_cpu()) return on_cuda::softmax(x, /*log=*/false, "softmax");
+#endif
+  detail::check_cpu(x, "softmax");
   const std::int64_t C = x.shape().back();
   Tensor out = Tensor::empty(x.shape());
   const float* src = x.data();
@@ -66,6 +69,10 @@ inline Tensor softmax(const Tensor& x) {
 
 inline Tensor log_softmax(const Tensor& x) {
   detail::check_rows(x, "log_softmax");
+#ifdef LEGATO_CUDA
+  if (!x.is_cpu()) return on_cuda::softmax(x, /*log=*/true, "log_softmax");
+#endif
+  detail::check_cpu(x, "log_softmax");
   const std::int64_t C = x.shape().back();
   Tensor out = Tensor::empty(x.shape());
   const float* src = x.data();

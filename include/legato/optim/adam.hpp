@@ -21,6 +21,9 @@
 #endif
 
 #include "legato/optim/optimizer.hpp"
+#ifdef LEGATO_CUDA
+#include "legato/cuda/optim.hpp"
+#endif
 #include "legato/util/threads.hpp"
 
 namespace legato::optim {
@@ -32,6 +35,9 @@ class Adam : public Optimizer {
       : Adam("Adam", std::move(params), lr, beta1, beta2, eps, weight_decay, /*decoupled=*/false) {}
 
   void step() override {
+#ifdef LEGATO_CUDA
+    if (device() == Device::cuda) return step_on_cuda();
+#endif
     const double lr = this->lr();
     const float b1 = beta1_, b2 = beta2_, eps = eps_, wd = weight_decay_;
     const float one_minus_b1 = static_cast<float>(1.0 - beta1_);
@@ -106,6 +112,21 @@ class Adam : public Optimizer {
       p[j] = p[j] - step_size * (m[j] / denom);
     }
   }
+
+#ifdef LEGATO_CUDA
+  // The same update on the GPU: one fused kernel per parameter
+  // (cuda/optim.hpp); the step counts stay on the host.
+  void step_on_cuda() {
+    for_each_param(
+        [&](std::size_t i, float* p, const float* g, std::int64_t n) {
+          float& t = slot(i, 0).data()[0];
+          t += 1.f;
+          cuda::adam_step(p, g, slot_on(i, 1, Device::cuda).data(), slot_on(i, 2, Device::cuda).data(), n, lr(),
+                          beta1_, beta2_, eps_, weight_decay_, static_cast<std::int64_t>(t), decoupled_);
+        },
+        Device::cuda);
+  }
+#endif
 
   float beta1() const { return beta1_; }
   float beta2() const { return beta2_; }

@@ -49,14 +49,17 @@ class Optimizer {
   }
   std::int64_t steps() const { return steps_; }
   const std::vector<Tensor>& params() const { return params_; }
+  // Where the parameters are (the first one's device; step() checks the rest).
+  Device device() const { return params_.front().device(); }
 
   // Copies of the optimiser's state, by name (see the header comment).
+  // On the cpu wherever the state lives, so that it can be saved.
   std::vector<std::pair<std::string, Tensor>> state() const {
     std::vector<std::pair<std::string, Tensor>> out;
     out.emplace_back("lr", Tensor::scalar(lr_));
     out.emplace_back("step", Tensor::scalar(static_cast<float>(steps_)));
     for (std::size_t i = 0; i < slots_.size(); ++i)
-      for (auto& [name, t] : slots_[i]) out.emplace_back(slot_key(i, name), t.clone());
+      for (auto& [name, t] : slots_[i]) out.emplace_back(slot_key(i, name), t.to(Device::cpu));
     return out;
   }
 
@@ -89,7 +92,10 @@ class Optimizer {
     for (std::size_t i = 0; i < slots_.size(); ++i)
       for (auto& [name, t] : slots_[i]) {
         const Tensor& value = *given[slot_key(i, name)];
-        std::memcpy(t.data(), value.data(), sizeof(float) * static_cast<std::size_t>(t.numel()));
+        if (t.is_cpu())
+          std::memcpy(t.data(), value.data(), sizeof(float) * static_cast<std::size_t>(t.numel()));
+        else
+          t = value.to(t.device());
       }
   }
 
@@ -123,18 +129,28 @@ class Optimizer {
     return slots_[i].back().second;
   }
   Tensor& slot(std::size_t i, std::size_t k) { return slots_[i][k].second; }
+  // State tensor k of parameter i, moved first to `device` if it is not
+  // there (the model was moved to the GPU after the optimiser was made).
+  Tensor& slot_on(std::size_t i, std::size_t k, Device device) {
+    Tensor& t = slots_[i][k].second;
+    t.move_to(device);
+    return t;
+  }
 
   // Calls update(i, p, g, n) with raw pointers for every parameter that has a
   // gradient, under NoGradGuard, and counts the step. All gradients are
   // checked before any parameter changes, so a bad one leaves the model whole.
+  // The pointers are device pointers when device is cuda (the GPU steps).
   template <class Update>
-  void for_each_param(Update&& update) {
+  void for_each_param(Update&& update, Device device = Device::cpu) {
     NoGradGuard no_grad;
     for (std::size_t i = 0; i < params_.size(); ++i) {
       const Tensor& p = params_[i];
       const Tensor g = p.grad();
       if (!g.defined()) continue;
-      check(p.is_cpu() && g.is_cpu(), name_, ": parameter ", i, " or its gradient is not on the cpu");
+      check(p.device() == device && g.device() == device, name_, ": parameter ", i, " or its gradient is not on the ",
+            device_name(device), " (parameter on ", device_name(p.device()), ", gradient on ",
+            device_name(g.device()), ")");
       check(g.shape() == p.shape(), name_, ": gradient of parameter ", i, " has shape ", shape_str(g.shape()),
             " but the parameter has shape ", shape_str(p.shape()));
     }

@@ -10,6 +10,9 @@
 // State per parameter (momentum > 0 only): "momentum_buffer", shaped like p.
 
 #include "legato/optim/optimizer.hpp"
+#ifdef LEGATO_CUDA
+#include "legato/cuda/optim.hpp"
+#endif
 
 namespace legato::optim {
 
@@ -26,6 +29,15 @@ class SGD : public Optimizer {
 
   void step() override {
     const float lr = this->lr(), mu = momentum_, wd = weight_decay_;
+#ifdef LEGATO_CUDA
+    if (device() == Device::cuda)  // one fused kernel per parameter (cuda/optim.hpp)
+      return for_each_param(
+          [&](std::size_t i, float* p, const float* g, std::int64_t n) {
+            float* b = mu > 0.f ? slot_on(i, 0, Device::cuda).data() : nullptr;
+            cuda::sgd_step(p, g, b, n, lr, mu, wd, nesterov_, /*first_step=*/false);  // b starts at 0: same update
+          },
+          Device::cuda);
+#endif
     for_each_param([&](std::size_t i, float* p, const float* g, std::int64_t n) {
       float* b = mu > 0.f ? slot(i, 0).data() : nullptr;
       for (std::int64_t j = 0; j < n; ++j) {

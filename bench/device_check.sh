@@ -285,7 +285,7 @@ elif time_left; then
     echo "  $(grep -E 'trained [0-9]+ steps' "$logs/$name.cpu.log" | head -n 1)"
   done
   IFS=';' read -r -a flag_sets <<<"${MELODY_GPU_FLAGS:-}"
-  for flags in "${flag_sets[@]}"; do
+  for flags in ${flag_sets[@]+"${flag_sets[@]}"}; do  # (an empty array under set -u, before bash 4.4)
     for corpus in $MELODY_CORPORA; do
       time_left || { status=1; break; }
       label="$(basename "$corpus").gpu$(echo "$flags" | tr -c 'A-Za-z0-9.\n' '_')"

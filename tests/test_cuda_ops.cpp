@@ -3,7 +3,9 @@
 // and backward (the gradient of sum(out · R) for a random R); a small model
 // trained for 20 steps on each device with Adam and with SGD; and the errors
 // (mixed devices, an op with no GPU version). Runs only with LEGATO_CUDA and
-// a GPU; otherwise prints "skipped: no CUDA device".
+// a GPU; otherwise prints "skipped: no CUDA device". (The case that moves a
+// model to the GPU and back between steps was added after the last GPU run
+// of 2026-11-28 and has not run on a GPU yet.)
 //
 // Tolerances: 1e-5 + 1e-4 relative for values and gradients (float on both
 // sides, sums in another order); 1e-4 + 1e-3 relative after 20 training
@@ -159,6 +161,35 @@ TEST_CASE("cuda ops: a model trained on the GPU follows the CPU's (Adam, and SGD
                   1e-4f, 1e-3f);
     // The state saves from the cpu, wherever it lives.
     for (const auto& [name, t] : opt_gpu->state()) CHECK_MESSAGE(t.is_cpu(), name);
+  }
+}
+
+TEST_CASE("cuda ops: a model and its optimisers move to the GPU and back between steps") {
+  SKIP_WITHOUT_GPU();
+  for (const bool use_adam : {true, false}) {
+    INFO(std::string(use_adam ? "Adam" : "SGD"));
+    Rng init_a(5), init_b(5);
+    nn::Linear moved(4, 3, true, init_a), stayed(4, 3, true, init_b);
+    auto make = [&](nn::Module& m) -> std::unique_ptr<optim::Optimizer> {
+      if (use_adam) return std::make_unique<optim::Adam>(m.parameters(), 1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f);
+      return std::make_unique<optim::SGD>(m.parameters(), 0.1f, 0.9f);
+    };
+    std::unique_ptr<optim::Optimizer> opt_moved = make(moved), opt_stayed = make(stayed);
+    const Tensor x = uniform({8, 4}, -1, 1, 22);
+    const Ids y{{8}, {0, 1, 2, 0, 1, 2, 0, 1}};
+    for (int step = 0; step < 4; ++step) {
+      const Device where = step % 2 == 0 ? Device::cuda : Device::cpu;  // the state follows each way
+      moved.to(where);
+      opt_moved->zero_grad();
+      opt_stayed->zero_grad();
+      cross_entropy(moved.forward(x.to(where)), y).backward();
+      cross_entropy(stayed.forward(x), y).backward();
+      opt_moved->step();
+      opt_stayed->step();
+    }
+    CHECK(moved.weight.is_cpu());
+    check_close("weight after four steps, two of them on the GPU", moved.weight, stayed.weight, 1e-5f, 1e-4f);
+    check_close("bias after four steps, two of them on the GPU", moved.bias, stayed.bias, 1e-5f, 1e-4f);
   }
 }
 

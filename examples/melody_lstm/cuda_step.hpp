@@ -50,7 +50,14 @@ class CudaStep {
   // Uploads the model's weights, the optimiser's state and the carried state
   // (layers, B, H). The optimiser must be the one train() made for `model`.
   CudaStep(MelodyLstm& model, const Hyper& h, const legato::optim::Adam& optimizer, const legato::nn::LSTMState& carry)
-      : h_(h), V_(model.vocab_size()), I_(model.coding().input_size()), K_(model.coding().ids_per_step()) {
+      : h_(h),
+        V_(model.vocab_size()),
+        I_(model.coding().input_size()),
+        K_(model.coding().ids_per_step()),
+        beta1_(optimizer.beta1()),
+        beta2_(optimizer.beta2()),
+        eps_(optimizer.eps()),
+        decoupled_(optimizer.decoupled()) {
     legato::cuda::require_device();
     const std::int64_t L = h.layers, B = h.batch, T = h.seq_len, H = h.hidden, G = 4 * H, TB = T * B;
     // The model's tensors by their (PyTorch) names, in parameters() order:
@@ -73,8 +80,11 @@ class CudaStep {
       const std::size_t dot = name.find('.', 6);
       Param& p = params_.at(std::stoul(name.substr(6, dot - 6)));
       const std::string slot = name.substr(dot + 1);
-      if (slot == "step") p.step = static_cast<std::int64_t>(t.item());
-      else legato::cuda::copy_to_device((slot == "exp_avg" ? p.m : p.v).data(), t.data(), static_cast<std::size_t>(t.numel()));
+      if (slot == "step")
+        p.step = static_cast<std::int64_t>(t.item());
+      else
+        legato::cuda::copy_to_device((slot == "exp_avg" ? p.m : p.v).data(), t.data(),
+                                     static_cast<std::size_t>(t.numel()));
     }
     for (std::int64_t l = 0; l < L; ++l) {
       Layer& y = layers_.emplace_back();
@@ -100,11 +110,13 @@ class CudaStep {
     legato::cuda::copy_to_device(carry_h_.data(), carry.h.data(), static_cast<std::size_t>(L * B * H));
     legato::cuda::copy_to_device(carry_c_.data(), carry.c.data(), static_cast<std::size_t>(L * B * H));
     head_in_ = buffer(TB * H);
+    head_out_ = buffer(TB * V_);
     logits_ = buffer(TB * V_);
     dlogits_ = buffer(TB * V_);
     lse_ = buffer(TB);
     loss_ = buffer(1);
     count_ = buffer(1);
+    norm_part_ = buffer(1);
     one_ = buffer(1);
     legato::cuda::fill(one_.data(), 1, 1.f);
     targets_ = legato::cuda::IntBuffer(static_cast<std::size_t>(TB));
@@ -114,8 +126,11 @@ class CudaStep {
   // Sequence mode: one step over a chunk, from and to the carried state.
   // Returns the mean loss over the chunk's targets.
   double sequence(const SequenceBatch& batch, std::int64_t step, float lr) {
-    reset_lanes(batch.reset);
     const std::int64_t T = batch.inputs.shape[0], B = batch.inputs.shape[1];
+    // The carried state has a row per lane: every step holds all of them.
+    legato::check(B == h_.batch && static_cast<std::int64_t>(batch.reset.size()) == B, "--device cuda: a chunk of ",
+                  B, " lanes, but the model trains ", h_.batch);
+    reset_lanes(batch.reset);
     const double loss = run(batch.inputs, batch.targets, T, B, /*last_only=*/false, step, lr);
     // The state after the chunk carries over (detached): h_T, c_T of every layer.
     const std::size_t BH = static_cast<std::size_t>(B * h_.hidden);
@@ -145,8 +160,11 @@ class CudaStep {
       const std::size_t dot = name.find('.', 6);
       const Param& p = params_.at(std::stoul(name.substr(6, dot - 6)));
       const std::string slot = name.substr(dot + 1);
-      if (slot == "step") t.data()[0] = static_cast<float>(p.step);
-      else legato::cuda::copy_to_host(t.data(), (slot == "exp_avg" ? p.m : p.v).data(), static_cast<std::size_t>(t.numel()));
+      if (slot == "step")
+        t.data()[0] = static_cast<float>(p.step);
+      else
+        legato::cuda::copy_to_host(t.data(), (slot == "exp_avg" ? p.m : p.v).data(),
+                                   static_cast<std::size_t>(t.numel()));
     }
     optimizer.load_state(state);
     for (Param& p : params_)
@@ -200,12 +218,17 @@ class CudaStep {
     namespace cu = legato::cuda;
     const std::int64_t H = h_.hidden, TB = T * B, L = h_.layers;
     const std::int64_t rows = last_only ? B : TB;  // rows of the head and the loss
-    legato::check(T <= h_.seq_len && B <= h_.batch && static_cast<std::int64_t>(targets.values.size()) == rows,
+    legato::check(T <= h_.seq_len && B <= h_.batch && static_cast<std::int64_t>(targets.values.size()) == rows &&
+                      static_cast<std::int64_t>(inputs.values.size()) == TB * K_,
                   "--device cuda: a batch of shape (", T, ", ", B, ") does not fit the step's buffers");
     // x: K ones per row at the input ids (absolute columns of W_ih).
     std::fill(x_host_.begin(), x_host_.begin() + TB * I_, 0.f);
     for (std::int64_t r = 0; r < TB; ++r)
-      for (std::int64_t k = 0; k < K_; ++k) x_host_[static_cast<std::size_t>(r * I_ + inputs.values[static_cast<std::size_t>(r * K_ + k)])] = 1.f;
+      for (std::int64_t k = 0; k < K_; ++k) {
+        const std::int32_t id = inputs.values[static_cast<std::size_t>(r * K_ + k)];
+        legato::check(id >= 0 && id < I_, "--device cuda: input id ", id, " is outside 0..", I_ - 1);
+        x_host_[static_cast<std::size_t>(r * I_ + id)] = 1.f;
+      }
     cu::copy_to_device(layers_[0].x.data(), x_host_.data(), static_cast<std::size_t>(TB * I_));
     cu::copy_ints_to_device(targets_.data(), targets.values.data(), static_cast<std::size_t>(rows));
     const std::uint64_t step_key = static_cast<std::uint64_t>(step);
@@ -232,8 +255,8 @@ class CudaStep {
     }
     // The head reads every row, or the last step's B rows (window mode).
     const float* features = head_in_.data() + (last_only ? (T - 1) * B * H : 0);
-    cu::gemm(false, true, rows, V_, H, 1.f, features, w_out_->value.data(), 0.f, dlogits_.data());
-    cu::binary(cu::BinaryOp::add, dlogits_.data(), {rows, V_}, b_out_->value.data(), {V_}, logits_.data());
+    cu::gemm(false, true, rows, V_, H, 1.f, features, w_out_->value.data(), 0.f, head_out_.data());
+    cu::binary(cu::BinaryOp::add, head_out_.data(), {rows, V_}, b_out_->value.data(), {V_}, logits_.data());
     cu::cross_entropy_forward(logits_.data(), targets_.data(), rows, V_, kIgnore, loss_.data(), lse_.data(),
                               count_.data());
 
@@ -267,10 +290,9 @@ class CudaStep {
 
     // ---- update ----
     if (h_.clip > 0.f) clip_gradients();
-    const bool decoupled = h_.weight_decay > 0.f;  // AdamW, as train() chose on the CPU
     for (Param& prm : params_)
-      cu::adam_step(prm.value.data(), prm.grad.data(), prm.m.data(), prm.v.data(), prm.host.numel(), lr, 0.9f, 0.999f,
-                    1e-7f, h_.weight_decay, ++prm.step, decoupled);
+      cu::adam_step(prm.value.data(), prm.grad.data(), prm.m.data(), prm.v.data(), prm.host.numel(), lr, beta1_,
+                    beta2_, eps_, h_.weight_decay, ++prm.step, decoupled_);
     float loss = 0.f;
     cu::copy_to_host(&loss, loss_.data(), 1);
     return loss;
@@ -281,13 +303,13 @@ class CudaStep {
   void clip_gradients() {
     double sum_sq = 0;
     for (Param& prm : params_) {
-      legato::cuda::sum_squares(prm.grad.data(), prm.host.numel(), count_.data());
+      legato::cuda::sum_squares(prm.grad.data(), prm.host.numel(), norm_part_.data());
       float part = 0.f;
-      legato::cuda::copy_to_host(&part, count_.data(), 1);
+      legato::cuda::copy_to_host(&part, norm_part_.data(), 1);
       sum_sq += part;
     }
     const float coef = h_.clip / (static_cast<float>(std::sqrt(sum_sq)) + 1e-6f);
-    if (!(coef < 1.f)) return;
+    if (!(coef < 1.f) && !std::isnan(coef)) return;  // as clip_grad_norm: a NaN norm poisons every gradient
     for (Param& prm : params_) legato::cuda::affine(prm.grad.data(), prm.host.numel(), coef, 0.f, prm.grad.data());
   }
 
@@ -297,12 +319,19 @@ class CudaStep {
 
   Hyper h_;
   std::int64_t V_, I_, K_;
+  float beta1_, beta2_, eps_;  // the optimiser's (train.hpp made it)
+  bool decoupled_;             // AdamW
   std::map<std::string, std::size_t> index_;
   std::vector<Param> params_;
   std::vector<Layer> layers_;
   Param *w_out_ = nullptr, *b_out_ = nullptr;
   legato::cuda::Buffer carry_h_, carry_c_;  // (L, B, H)
-  legato::cuda::Buffer head_in_, logits_, dlogits_, lse_, loss_, count_, one_;
+  legato::cuda::Buffer head_in_;   // (T·B, H): the top layer's output after dropout
+  legato::cuda::Buffer head_out_;  // (T·B, V): head_in Wᵀ, before the bias
+  legato::cuda::Buffer logits_, dlogits_;         // (T·B, V)
+  legato::cuda::Buffer lse_;                      // (T·B): the loss's log-sum-exp per row
+  legato::cuda::Buffer loss_, count_, one_;       // one float each: the loss, its row count, dL/dL = 1
+  legato::cuda::Buffer norm_part_;                // one float: a tensor's sum of squares, for clipping
   legato::cuda::IntBuffer targets_;
   std::vector<float> x_host_;
 };

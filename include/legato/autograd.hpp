@@ -194,7 +194,8 @@ inline void add_into(Tensor& accumulator, Tensor g) {
   float* acc = accumulator.data();
   const float* src = g.data();
   const std::int64_t n = accumulator.numel();
-  if (!accumulator.is_cpu()) return device_allocator(accumulator.device()).accumulate(acc, src, static_cast<std::size_t>(n));
+  if (!accumulator.is_cpu())
+    return device_allocator(accumulator.device()).accumulate(acc, src, static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) acc[i] += src[i];
 }
 }  // namespace detail

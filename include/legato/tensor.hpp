@@ -247,7 +247,7 @@ class Tensor {
   // with no gradient history. Mixing devices in an op is an error, never an
   // implicit copy: this is the one place data moves between devices.
   Tensor to(Device target) const {
-    if (device() == Device::cpu && target == Device::cpu) return clone();
+    if (device() == target) return clone();
     const Device remote = target == Device::cpu ? device() : target;
     auto& allocator = device_allocator(remote);
     check(allocator.copy != nullptr, "Tensor::to: no copy routine for device '", device_name(remote),
@@ -408,6 +408,7 @@ inline std::vector<Mismatch> find_mismatches(const Tensor& actual, const Tensor&
                                              std::size_t limit = 5) {
   check(actual.shape() == expected.shape(), "find_mismatches: shapes ", shape_str(actual.shape()), " and ",
         shape_str(expected.shape()), " differ");
+  check(actual.is_cpu() && expected.is_cpu(), "find_mismatches: compare on the cpu (Tensor::to(Device::cpu))");
   std::vector<Mismatch> out;
   for (std::int64_t i = 0; i < actual.numel() && out.size() < limit; ++i) {
     const float a = actual.data()[i], e = expected.data()[i];
@@ -423,6 +424,7 @@ inline bool allclose(const Tensor& actual, const Tensor& expected, float atol = 
 inline float max_abs_diff(const Tensor& a, const Tensor& b) {
   check(a.shape() == b.shape(), "max_abs_diff: shapes ", shape_str(a.shape()), " and ", shape_str(b.shape()),
         " differ");
+  check(a.is_cpu() && b.is_cpu(), "max_abs_diff: compare on the cpu (Tensor::to(Device::cpu))");
   float worst = 0.f;
   for (std::int64_t i = 0; i < a.numel(); ++i) worst = std::max(worst, std::fabs(a.data()[i] - b.data()[i]));
   return worst;

@@ -19,7 +19,7 @@ namespace legato::cuda {
 void dropout_forward(const float* x, std::int64_t n, float p, std::uint64_t seed, std::uint64_t offset, float* mask,
                      float* out);
 
-// dx[i] = g[i] * mask[i]. Writes dx (=).
+// dx[i] = g[i] * mask[i]. Writes dx (=); dx may equal g.
 void dropout_backward(const float* g, const float* mask, std::int64_t n, float* dx);
 
 }  // namespace legato::cuda

@@ -30,6 +30,7 @@ void unary(UnaryOp op, const float* x, std::int64_t n, float* out);
 void unary_backward(UnaryOp op, const float* x, const float* y, const float* g, std::int64_t n, float* dx);
 
 // out[i] = alpha * x[i] + beta (scale, shift, and with alpha 1 beta 0 a copy).
+// out may equal x.
 void affine(const float* x, std::int64_t n, float alpha, float beta, float* out);
 
 // y[i] += alpha * x[i]

@@ -164,12 +164,10 @@ class Module {
   // so the module's members and any list of its parameters see the move;
   // gradients are dropped. The ops then run where their inputs are: on the
   // GPU, those with a CUDA version (ops/cuda_ops.hpp); the others say they
-  // run on the cpu only.
+  // run on the cpu only. Move between steps, not between a forward and its
+  // backward; replicas made by share_parameters_of keep the old storage.
   void to(Device device) {
-    for (auto& [name, t] : state_dict()) {
-      Tensor handle = t;
-      handle.move_to(device);
-    }
+    for (auto& [name, t] : state_dict()) t.move_to(device);
   }
 
   // Drops the accumulated gradients of every parameter (they become undefined,

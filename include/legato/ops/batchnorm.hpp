@@ -32,11 +32,13 @@ struct BatchNormDims {
 
 inline BatchNormDims batch_norm_dims(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                      const Tensor& running_mean, const Tensor& running_var) {
+  check_cpu(x, "batch_norm");  // no GPU version yet (the kernels exist: cuda/batchnorm.hpp)
   check(x.dim() == 2 || x.dim() == 3, "batch_norm: input of shape ", shape_str(x.shape()),
         " must be (N, C) or (N, C, L)");
   const BatchNormDims d{x.size(0), x.size(1), x.dim() == 3 ? x.size(2) : 1};
   auto check_channels = [&](const Tensor& t, const char* name) {
     if (!t.defined()) return;
+    check(t.is_cpu(), "batch_norm: ", name, " is on ", device_name(t.device()), " and the input on the cpu");
     check(t.shape() == Shape{d.c}, "batch_norm: ", name, " of shape ", shape_str(t.shape()),
           " does not match the input of shape ", shape_str(x.shape()), " (expected (", d.c, ",))");
   };

@@ -121,7 +121,8 @@ inline Tensor channel_sums(const Tensor& g) {
 inline void check_conv_args(const char* op, const Tensor& x, const Tensor& w, const Tensor& b, std::int64_t in_axis,
                             std::int64_t out_axis, std::int64_t stride, std::int64_t padding,
                             std::int64_t dilation) {
-  check_cpu(x, op);
+  common_device(op, x, w, b);
+  check_cpu(x, op);  // no GPU version yet (the kernels exist: cuda/conv1d.hpp)
   check(x.dim() == 3, op, ": input of shape ", shape_str(x.shape()), " must be (N, C, L)");
   check(w.dim() == 3, op, ": weight of shape ", shape_str(w.shape()), " must be 3-D");
   check(x.size(1) == w.size(static_cast<int>(in_axis)), op, ": input of shape ", shape_str(x.shape()), " has ",

@@ -68,9 +68,10 @@ inline Tensor binary(cuda::BinaryOp op, const Tensor& a, const Tensor& b, const 
       if (op == Op::add) grads[1] = on_cuda::sum_to(g, y.shape());
       if (op == Op::sub) grads[1] = affine_raw(on_cuda::sum_to(g, y.shape()), -1.f, 0.f);
       if (op == Op::mul) grads[1] = on_cuda::sum_to(binary_raw(Op::mul, g, x, name), y.shape());
-      if (op == Op::div)
-        grads[1] = affine_raw(on_cuda::sum_to(binary_raw(Op::div, binary_raw(Op::mul, g, out, name), y, name), y.shape()),
-                              -1.f, 0.f);
+      if (op == Op::div) {
+        const Tensor g_out_over_y = binary_raw(Op::div, binary_raw(Op::mul, g, out, name), y, name);
+        grads[1] = affine_raw(on_cuda::sum_to(g_out_over_y, y.shape()), -1.f, 0.f);
+      }
     }
     return grads;
   });
@@ -101,9 +102,10 @@ inline Tensor unary(cuda::UnaryOp op, const Tensor& x, const char* name) {
 
 // ------------------------------------------------------------ products ----
 
-// out (batches · rows, N) = a (batches · rows, K) b (K, N), per batch when b
-// has one matrix per batch (b_stride = K·N) or one for all (b_stride = 0).
-// Gradients: da = g bᵀ, db = aᵀ g (summed over the batches when b is shared).
+// out (batches · rows, N) = a (batches · rows, K) b, per batch: b holds one
+// (K, N) matrix per batch, or batches = 1 and the caller (ops/matmul.hpp)
+// has folded a shared b's batch into the rows. Gradients: da = g bᵀ and
+// db = aᵀ g, per batch (for a shared b, its one GEMM sums over every row).
 inline Tensor matmul(const Tensor& a, const Tensor& b, std::int64_t batches, std::int64_t rows, std::int64_t K,
                      std::int64_t N, const Shape& shape) {
   const std::int64_t b_stride = batches > 1 ? K * N : 0;

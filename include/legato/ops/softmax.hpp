@@ -18,7 +18,7 @@ namespace legato {
 
 namespace detail {
 
-// The number of rows of length `cols` = the last dimension.
+// Softmax works on rows along the last dimension: there must be one.
 inline void check_rows(const Tensor& x, const char* op) {
   check(x.dim() >= 1, op, ": needs at least 1 dimension, got shape ", shape_str(x.shape()));
 }

@@ -45,8 +45,8 @@ class Adam : public Optimizer {
     const float decay = static_cast<float>(1.0 - lr * weight_decay_);  // AdamW's shrink factor
     for_each_param([&](std::size_t i, float* p, const float* g, std::int64_t n) {
       float& t = slot(i, 0).data()[0];
-      float* m = slot(i, 1).data();
-      float* v = slot(i, 2).data();
+      float* m = slot_on(i, 1, Device::cpu).data();  // (back from the GPU if the model was there)
+      float* v = slot_on(i, 2, Device::cpu).data();
       t += 1.f;
       const double correction1 = 1.0 - std::pow(double(beta1_), double(t));
       const double correction2 = 1.0 - std::pow(double(beta2_), double(t));
@@ -132,6 +132,7 @@ class Adam : public Optimizer {
   float beta2() const { return beta2_; }
   float eps() const { return eps_; }
   float weight_decay() const { return weight_decay_; }
+  bool decoupled() const { return decoupled_; }  // AdamW's decay, apart from the gradient
 
  protected:
   Adam(const char* name, std::vector<Tensor> params, float lr, float beta1, float beta2, float eps,

@@ -39,7 +39,7 @@ class SGD : public Optimizer {
           Device::cuda);
 #endif
     for_each_param([&](std::size_t i, float* p, const float* g, std::int64_t n) {
-      float* b = mu > 0.f ? slot(i, 0).data() : nullptr;
+      float* b = mu > 0.f ? slot_on(i, 0, Device::cpu).data() : nullptr;  // (back from the GPU if it was there)
       for (std::int64_t j = 0; j < n; ++j) {
         float d = wd != 0.f ? g[j] + wd * p[j] : g[j];
         if (b) {

@@ -261,20 +261,28 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
   }
 
   ShardedStep stepper(*model, h, lane_threads);
+  const bool window = h.mode == "window";
   // --device cuda: the steps run on the GPU, which keeps the weights, Adam's
-  // state and the carried state; to_host() brings them back before an
-  // evaluation or a checkpoint.
+  // state and the carried state. gpu_step() runs a whole step there (forward,
+  // backward, clipping, Adam) and returns its loss, or nothing when training
+  // on the CPU; to_host() brings the state back before an evaluation or a
+  // checkpoint.
 #ifdef LEGATO_CUDA
   std::unique_ptr<CudaStep> gpu;
   if (opt.device == "cuda") gpu = std::make_unique<CudaStep>(*model, h, adam, carry);
+  const auto gpu_step = [&](const SequenceBatch& s, const WindowBatch& w) -> std::optional<double> {
+    if (!gpu) return std::nullopt;
+    return window ? gpu->window(w, progress.global_step, adam.lr())
+                  : gpu->sequence(s, progress.global_step, adam.lr());
+  };
   const auto to_host = [&] {
     if (gpu) gpu->download(adam, carry);
   };
 #else
   if (opt.device == "cuda") legato::cuda::require_device();  // throws: this build has no CUDA
+  const auto gpu_step = [](const SequenceBatch&, const WindowBatch&) -> std::optional<double> { return std::nullopt; };
   const auto to_host = [] {};
 #endif
-  const bool window = h.mode == "window";
   const std::int64_t songs = static_cast<std::int64_t>(training_songs.size());
   SequenceBatcher seq_batcher(training_songs, model->coding(), B, T, slash, 1, /*repeat=*/true,
                               derived_seed(h.seed, 4, 0) | 1, window ? 0.0 : h.mid_song_starts);
@@ -363,31 +371,20 @@ inline TrainResult train(const TrainOptions& opt, Hyper h, const std::vector<std
                                         opt.time_budget > 0 ? loop_clock.seconds() / opt.time_budget : 0.0));
       adam.zero_grad();
       double value;  // the mean loss over the step's targets
-#ifdef LEGATO_CUDA
-      if (gpu) {
-        value = window ? gpu->window(wb, progress.global_step, adam.lr())
-                       : gpu->sequence(sb, progress.global_step, adam.lr());
-        result.targets += window ? wb.targets.shape[0] : sb.target_count;
-        result.lane_steps += window ? T * wb.targets.shape[0] : T * B;
-      } else
-#endif
-      if (window) {
-        value = stepper.window(wb, progress.global_step);
-        result.targets += wb.targets.shape[0];
-        result.lane_steps += T * wb.targets.shape[0];
+      if (const std::optional<double> on_gpu = gpu_step(sb, wb)) {
+        value = *on_gpu;
       } else {
-        detail::reset_lanes(carry, sb.reset);
-        value = stepper.sequence(sb, carry, progress.global_step);  // carry: the state after the chunk, detached
-        result.targets += sb.target_count;
-        result.lane_steps += T * B;
-      }
-#ifdef LEGATO_CUDA
-      if (!gpu)
-#endif
-      {
+        if (window) {
+          value = stepper.window(wb, progress.global_step);
+        } else {
+          detail::reset_lanes(carry, sb.reset);
+          value = stepper.sequence(sb, carry, progress.global_step);  // carry: the state after the chunk, detached
+        }
         if (h.clip > 0) legato::optim::clip_grad_norm(model->parameters(), h.clip);
         adam.step();
       }
+      result.targets += window ? wb.targets.shape[0] : sb.target_count;
+      result.lane_steps += T * (window ? wb.targets.shape[0] : B);
       result.step_seconds += step_clock.seconds();
       ++result.steps;
       ++progress.global_step;

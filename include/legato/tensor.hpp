@@ -248,11 +248,10 @@ class Tensor {
   // implicit copy: this is the one place data moves between devices.
   Tensor to(Device target) const {
     if (device() == target) return clone();
-    const Device remote = target == Device::cpu ? device() : target;
+    const Device remote = target == Device::cpu ? device() : target;  // the side that is not the cpu
     auto& allocator = device_allocator(remote);
     check(allocator.copy != nullptr, "Tensor::to: no copy routine for device '", device_name(remote),
           "' (legato was built without CUDA, or no GPU is present)");
-    check(device() == Device::cpu || target == Device::cpu, "Tensor::to: device-to-device copies are not supported");
     Tensor t = empty(shape(), target);
     allocator.copy(t.data(), data(), static_cast<std::size_t>(numel()), target != Device::cpu);
     return t;
